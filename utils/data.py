@@ -118,7 +118,7 @@ class Batches:
     """
 
     def __init__(self, split: Split, *, batch_size: int, shuffle: bool, device,
-                 resize: int | None = None, transform=None, seed: int = 0):
+                 resize: int | None = None, transform=None):
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         self.device = torch.device(device)
@@ -126,15 +126,14 @@ class Batches:
         self.labels = split.labels.to(self.device)   # [N] int64
         self.batch_size, self.shuffle, self.resize = batch_size, shuffle, resize
         self.transform = transform
-        self.generator = torch.Generator().manual_seed(seed)  # CPU generator: same order anywhere
 
     def __len__(self) -> int:
         return -(-len(self.labels) // self.batch_size)
 
     def __iter__(self):
         n = len(self.labels)
-        order = (torch.randperm(n, generator=self.generator) if self.shuffle
-                 else torch.arange(n)).to(self.device)
+        # the global CPU generator: utils.set_seed(s) fixes the order on every device
+        order = (torch.randperm(n) if self.shuffle else torch.arange(n)).to(self.device)
         for start in range(0, n, self.batch_size):
             idx = order[start:start + self.batch_size]
             yield self.prepare(self.images[idx]), self.labels[idx]
@@ -155,13 +154,14 @@ def fashion_mnist(*, batch_size: int, device, resize: int | None = None,
                   train_transform=None, seed: int = 0) -> tuple[Batches, Batches]:
     """Train and test batches of Fashion-MNIST, like d2l's ``load_data_fashion_mnist``.
 
-    ``n_train``/``n_test`` take a random subset (smaller scales); ``resize`` upsamples on the
-    device (AlexNet wants 224x224); ``train_transform`` augments training batches only.
+    ``n_train``/``n_test`` take a random subset (smaller scales, fixed by ``seed``); ``resize``
+    upsamples on the device (AlexNet wants 224x224); ``train_transform`` augments training
+    batches only. The shuffling order follows ``utils.set_seed``.
     """
     train, test = load_fashion_mnist()
     train, test = subset(train, n_train, seed=seed), subset(test, n_test, seed=seed)
     return (Batches(train, batch_size=batch_size, shuffle=True, device=device, resize=resize,
-                    transform=train_transform, seed=seed),
+                    transform=train_transform),
             Batches(test, batch_size=batch_size, shuffle=False, device=device, resize=resize))
 
 

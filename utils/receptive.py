@@ -20,6 +20,11 @@ import torch
 from torch import nn
 
 _GEOMETRY = (nn.Conv1d, nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d, nn.ConvTranspose2d)
+# Element-wise layers: they never change which pixels a unit sees, but a saturated sigmoid or a
+# normalisation can shrink a gradient to zero, so the probe replaces them by the identity.
+_ELEMENTWISE = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.Sigmoid, nn.Tanh, nn.GELU, nn.SiLU,
+                nn.Hardswish, nn.BatchNorm1d, nn.BatchNorm2d, nn.Dropout, nn.Dropout2d,
+                nn.LocalResponseNorm)
 
 
 def _pair(v) -> int:
@@ -110,16 +115,18 @@ def empirical_receptive_field(model: nn.Module, *, input_size: int, in_channels:
                               unit: tuple[int, int] | None = None) -> dict:
     """The theoretical receptive field of one output unit, found with gradients.
 
-    Works on a copy with every weight 1, every bias 0 and max-pooling swapped for average
-    pooling of the same geometry, fed an all-ones image: then every path from a pixel to the
-    unit carries a positive gradient, and the non-zero pixels are exactly the receptive field.
+    Works on a copy with every weight 1, every bias 0, element-wise layers removed and
+    max-pooling swapped for average pooling of the same geometry, fed an all-ones image: then
+    every path from a pixel to the unit carries a positive gradient, and the non-zero pixels
+    are exactly the receptive field.
     """
     probe = copy.deepcopy(model).eval()
     for name, m in list(probe.named_modules()):
-        if isinstance(m, nn.MaxPool2d):
+        if isinstance(m, (nn.MaxPool2d, *_ELEMENTWISE)):
             parent = probe.get_submodule(name.rsplit(".", 1)[0]) if "." in name else probe
-            setattr(parent, name.rsplit(".", 1)[-1],
-                    nn.AvgPool2d(m.kernel_size, m.stride, m.padding, ceil_mode=m.ceil_mode))
+            new = (nn.AvgPool2d(m.kernel_size, m.stride, m.padding, ceil_mode=m.ceil_mode)
+                   if isinstance(m, nn.MaxPool2d) else nn.Identity())
+            setattr(parent, name.rsplit(".", 1)[-1], new)
     with torch.no_grad():
         for p_name, p in probe.named_parameters():
             p.fill_(0.0 if p_name.endswith("bias") else 1.0)

@@ -60,17 +60,19 @@ def predict(model: nn.Module, batches, *, device) -> tuple[torch.Tensor, torch.T
 def fit(model: nn.Module, train_iter, test_iter, *, epochs: int, lr: float, device,
         optimizer: torch.optim.Optimizer | None = None, loss_fn: nn.Module | None = None,
         plot: bool = True, progress: bool = True, seed: int | None = None,
-        scale: str | None = None) -> dict:
+        scale: str | None = None, channels_last: bool = True) -> dict:
     """Train ``model`` with minibatch SGD (or ``optimizer``) and return its history.
 
     The history is a dict of lists, one entry per epoch (train_loss, train_acc, test_acc), plus
     examples_per_sec (training examples over training wall time, data preparation included)
-    and the run stamp.
+    and the run stamp. ``channels_last`` stores images as [B, H, W, C] in memory (same shape),
+    which the CPU and GPU convolution kernels run faster on.
     """
     device = torch.device(device)
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
-    model.to(device)
+    model.to(device, memory_format=memory_format)
     optimizer = optimizer or torch.optim.SGD(model.parameters(), lr=lr)
     loss_fn = loss_fn or nn.CrossEntropyLoss()
     history = {"epoch": [], "train_loss": [], "train_acc": [], "test_acc": []}
@@ -85,6 +87,8 @@ def fit(model: nn.Module, train_iter, test_iter, *, epochs: int, lr: float, devi
         for X, y in tqdm(train_iter, desc=f"epoch {epoch}/{epochs}", leave=False,
                          disable=not progress):
             X, y = X.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            if X.ndim == 4:
+                X = X.contiguous(memory_format=memory_format)
             with _autocast(device):
                 y_hat = model(X)                                  # [B, classes]
                 loss = loss_fn(y_hat, y)                          # mean over the batch

@@ -1,0 +1,29 @@
+import pytest
+import torch
+
+import utils
+
+
+def test_set_seed_repeats():
+    utils.set_seed(7)
+    a = torch.rand(5)
+    utils.set_seed(7)
+    assert torch.equal(a, torch.rand(5))
+
+
+def test_scale_switch(monkeypatch):
+    monkeypatch.setenv("CNN_BOOK_SCALE", "cpu")
+    assert utils.current_scale() == "cpu"
+    assert utils.pick(smoke=1, cpu=5, full=10) == 5
+    monkeypatch.setenv("CNN_BOOK_SCALE", "ful")
+    with pytest.raises(ValueError, match="smoke, cpu, full"):
+        utils.current_scale()
+    monkeypatch.delenv("CNN_BOOK_SCALE")
+    assert utils.current_scale() == ("full" if torch.cuda.is_available() else "cpu")
+
+
+def test_run_stamp_says_what_made_a_result():
+    stamp = utils.run_stamp(device="cpu", scale="smoke", seed=3, wall_time=1.25)
+    for part in ("device cpu", "scale smoke", "seed 3", "wall time 1.2 s", "torch ",
+                 "torchvision ", "python "):
+        assert part in stamp
