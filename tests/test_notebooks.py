@@ -1,0 +1,100 @@
+"""The book's notebooks follow CONTRIBUTING.md, and their stored outputs match their code."""
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+from nbhash import code_hash  # noqa: E402
+
+NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
+SETUP = 'if "google.colab" in sys.modules:'
+
+
+def toc_files():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = []
+    for part in toc.get("parts", []):
+        files += [c["file"] for c in part["chapters"]]
+    return files
+
+
+def load(path):
+    return nbformat.read(path, as_version=4)
+
+
+def tags(cell):
+    return cell.metadata.get("tags", [])
+
+
+def test_there_are_chapters():
+    assert NOTEBOOKS, "no notebooks in book/"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_listed_in_toc(path):
+    assert f"book/{path.stem}" in toc_files(), f"add book/{path.stem} to _toc.yml"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_outputs_are_from_the_current_code(path):
+    nb = load(path)
+    meta = nb.metadata.get("cnn_book")
+    assert meta, f"{path.name} was never executed with tools/execute.py"
+    assert meta["code_sha256"] == code_hash(nb), (
+        f"{path.name}: code changed since its outputs were made; run "
+        f"`make execute NB=book/{path.name} SCALE=cpu` (or full on a GPU)")
+    assert meta["scale"] in ("cpu", "full"), "published outputs come from the cpu or full scale"
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.execution_count is not None, "every code cell has been executed"
+            for out in cell.get("outputs", []):
+                assert out.output_type != "error", f"stored error in {path.name}: {out.get('ename')}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_structure(path):
+    nb = load(path)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert SETUP in code[0].source and "%pip install" in code[0].source, "setup cell first"
+    assert "utils.describe_run" in code[1].source, "second cell prints the run stamp"
+    assert not any("sys.path" in c.source for c in code), "no sys.path edits in notebooks"
+    h1 = [c for c in nb.cells if c.cell_type == "markdown" and re.search(r"^# ", c.source, re.M)]
+    assert len(h1) == 1, "exactly one '# ' title"
+    assert any(tags(c) == [] or "nbval-check-output" in tags(c) for c in code)
+    assert any("nbval-check-output" in tags(c) for c in code), "mark deterministic cells"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_exercises(path):
+    nb = load(path)
+    cells = nb.cells
+    statements = [c for c in cells if c.cell_type == "markdown"
+                  and re.match(r"### Exercise \d+", c.source)]
+    assert len(statements) >= 5, "at least five exercises"
+    for i, cell in enumerate(cells):
+        if "solution" not in tags(cell):
+            continue
+        if cell.cell_type == "markdown":
+            assert ":class: dropdown" in cell.source, "markdown solutions are dropdowns"
+        else:
+            assert "hide-input" in tags(cell), "code solutions are hidden on the site"
+            assert "### BEGIN SOLUTION" in cell.source and "### END SOLUTION" in cell.source
+            nxt = cells[i + 1]
+            assert "check" in tags(nxt) and "check passed" in nxt.source, \
+                "a code solution is followed by its check cell"
+    n_solutions = sum("solution" in tags(c) for c in cells)
+    assert n_solutions >= len(statements), "every exercise has a solution"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_internet_cells_are_marked(path):
+    for cell in load(path).cells:
+        if cell.cell_type == "code" and ("torch.hub" in cell.source or "weights=" in cell.source
+                                         and "Weights." in cell.source):
+            assert {"needs-internet", "nbval-skip"} <= set(tags(cell))
+            assert "utils.online()" in cell.source
