@@ -10,13 +10,13 @@ NB     ?=
 export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: book test setup data execute stale student bench serve lab clean
+.PHONY: book test browser setup data execute stale student bench serve lab clean
 
 book: setup data
 	$(PY) -m jupyter_book build . --warningiserror --keep-going --quiet
 	@echo "The site is at $(CURDIR)/_build/html/index.html"
 
-test: setup data
+test: setup data browser
 	CNN_BOOK_SCALE=smoke $(PY) -m pytest tests book --nbval-lax --durations=10 -q
 
 setup: $(READY)
@@ -31,6 +31,14 @@ $(READY): requirements.txt pyproject.toml
 data: setup
 	$(PY) tools/get_data.py
 
+# Headless Chromium for the site test (Debian package; installed when we are root).
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	    { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; }; } || \
+	  echo "chromium is not installed: the browser test will be skipped"
+
 # make execute NB=book/lenet.ipynb SCALE=cpu   (no NB: every chapter; no SCALE: by device)
 execute: setup data
 	$(PY) tools/execute.py $(if $(NB),$(NB),--all) $(if $(SCALE),--scale $(SCALE),)
@@ -42,6 +50,8 @@ student: setup
 	$(PY) tools/student.py
 
 bench: setup data
+	$(PY) -c "import d2l" 2>/dev/null || \
+	  { $(PY) -m pip install --quiet --no-deps d2l && $(PY) -m pip install --quiet pandas requests; }
 	$(PY) tools/bench_lenet.py
 
 lab: setup data
