@@ -17,7 +17,7 @@ book: setup data
 	@echo "The site is at $(CURDIR)/_build/html/index.html"
 
 test: setup data browser
-	CNN_BOOK_SCALE=smoke $(PY) -m pytest tests book --nbval-lax --durations=10 -q
+	CNN_BOOK_SCALE=smoke $(PY) -m pytest tests book --nbval-lax --nbval-current-env --durations=15 -q
 
 setup: $(READY)
 
