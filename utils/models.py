@@ -133,3 +133,159 @@ def nin(*, in_channels: int = 1, num_classes: int = 10, dropout: float = 0.5) ->
         nin_block(384, num_classes, kernel_size=3, stride=1, padding=1),
         nn.AdaptiveAvgPool2d((1, 1)),                                   # [B, classes, 1, 1]
         nn.Flatten())                                                   # [B, classes]
+
+
+def bn_lenet(*, batch_norm: type[nn.Module] | None = None) -> nn.Sequential:
+    """LeNet with batch normalisation after every conv and dense layer, before the sigmoid
+    (d2l's BN-LeNet). ``batch_norm`` picks the 2D class (a from-scratch one, or the default
+    ``nn.BatchNorm2d``); the dense layers use the matching 1D behaviour via ``nn.BatchNorm1d``
+    unless the from-scratch class handles both (it must accept ``num_features``)."""
+    bn2d = batch_norm or nn.BatchNorm2d
+    bn1d = batch_norm or nn.BatchNorm1d
+    return nn.Sequential(
+        nn.Conv2d(1, 6, kernel_size=5, padding=2), bn2d(6), nn.Sigmoid(),
+        nn.AvgPool2d(kernel_size=2, stride=2),                             # [B, 6, 14, 14]
+        nn.Conv2d(6, 16, kernel_size=5), bn2d(16), nn.Sigmoid(),
+        nn.AvgPool2d(kernel_size=2, stride=2), nn.Flatten(),               # [B, 400]
+        nn.Linear(16 * 5 * 5, 120), bn1d(120), nn.Sigmoid(),
+        nn.Linear(120, 84), bn1d(84), nn.Sigmoid(),
+        nn.Linear(84, 10))
+
+
+class Inception(nn.Module):
+    """GoogLeNet's block: four parallel paths concatenated along channels.
+
+    c1: 1x1;  c2 = (1x1 reduce, 3x3);  c3 = (1x1 reduce, 5x5);  c4: 3x3 max-pool then 1x1.
+    """
+
+    def __init__(self, in_channels: int, c1: int, c2: tuple[int, int], c3: tuple[int, int],
+                 c4: int):
+        super().__init__()
+        self.p1 = nn.Sequential(nn.Conv2d(in_channels, c1, 1), nn.ReLU())
+        self.p2 = nn.Sequential(nn.Conv2d(in_channels, c2[0], 1), nn.ReLU(),
+                                nn.Conv2d(c2[0], c2[1], 3, padding=1), nn.ReLU())
+        self.p3 = nn.Sequential(nn.Conv2d(in_channels, c3[0], 1), nn.ReLU(),
+                                nn.Conv2d(c3[0], c3[1], 5, padding=2), nn.ReLU())
+        self.p4 = nn.Sequential(nn.MaxPool2d(3, stride=1, padding=1),
+                                nn.Conv2d(in_channels, c4, 1), nn.ReLU())
+
+    def forward(self, x):                       # [B, C, H, W] -> [B, c1+c2+c3+c4, H, W]
+        import torch
+        return torch.cat([self.p1(x), self.p2(x), self.p3(x), self.p4(x)], dim=1)
+
+
+def googlenet(*, in_channels: int = 1, num_classes: int = 10) -> nn.Sequential:
+    """GoogLeNet as d2l trains it: 5 stages, 9 Inception blocks, global average pooling."""
+    def pool():
+        return nn.MaxPool2d(3, stride=2, padding=1)
+
+    b1 = nn.Sequential(nn.Conv2d(in_channels, 64, 7, stride=2, padding=3), nn.ReLU(), pool())
+    b2 = nn.Sequential(nn.Conv2d(64, 64, 1), nn.ReLU(),
+                       nn.Conv2d(64, 192, 3, padding=1), nn.ReLU(), pool())
+    b3 = nn.Sequential(Inception(192, 64, (96, 128), (16, 32), 32),
+                       Inception(256, 128, (128, 192), (32, 96), 64), pool())
+    b4 = nn.Sequential(Inception(480, 192, (96, 208), (16, 48), 64),
+                       Inception(512, 160, (112, 224), (24, 64), 64),
+                       Inception(512, 128, (128, 256), (24, 64), 64),
+                       Inception(512, 112, (144, 288), (32, 64), 64),
+                       Inception(528, 256, (160, 320), (32, 128), 128), pool())
+    b5 = nn.Sequential(Inception(832, 256, (160, 320), (32, 128), 128),
+                       Inception(832, 384, (192, 384), (48, 128), 128),
+                       nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten())
+    return nn.Sequential(b1, b2, b3, b4, b5, nn.Linear(1024, num_classes))
+
+
+class Residual(nn.Module):
+    """ResNet's basic block: two 3x3 convs with batch norm, plus the input (f(x) = x + g(x)).
+
+    ``use_1x1conv`` adds a 1x1 projection on the shortcut, needed when ``strides`` > 1 or the
+    channel count changes. ``shortcut=False`` drops the addition: the same block, "plain".
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, *, use_1x1conv: bool = False,
+                 strides: int = 1, shortcut: bool = True):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1, stride=strides)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1)
+        self.conv3 = (nn.Conv2d(in_channels, out_channels, 1, stride=strides)
+                      if use_1x1conv and shortcut else None)
+        self.bn1, self.bn2 = nn.BatchNorm2d(out_channels), nn.BatchNorm2d(out_channels)
+        self.shortcut = shortcut
+
+    def forward(self, x):
+        y = nn.functional.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        if self.shortcut:
+            y = y + (self.conv3(x) if self.conv3 is not None else x)
+        return nn.functional.relu(y)
+
+
+def resnet_stage(in_channels: int, out_channels: int, num_blocks: int, *,
+                 first_stage: bool = False, shortcut: bool = True) -> nn.Sequential:
+    """``num_blocks`` residual blocks; all but the first stage halve the size first."""
+    blocks = []
+    for i in range(num_blocks):
+        if i == 0 and not first_stage:
+            blocks.append(Residual(in_channels, out_channels, use_1x1conv=True, strides=2,
+                                   shortcut=shortcut))
+        else:
+            blocks.append(Residual(out_channels, out_channels, shortcut=shortcut))
+    return nn.Sequential(*blocks)
+
+
+def resnet18(*, in_channels: int = 1, num_classes: int = 10, shortcut: bool = True,
+             blocks_per_stage: int = 2) -> nn.Sequential:
+    """ResNet-18 as d2l trains it on Fashion-MNIST (a 7x7 stem, 4 stages of 2 blocks).
+
+    ``shortcut=False`` gives the same network without residual connections (a plain net), and
+    ``blocks_per_stage`` makes it deeper, for the degradation experiment.
+    """
+    n = blocks_per_stage
+    return nn.Sequential(
+        nn.Conv2d(in_channels, 64, 7, stride=2, padding=3), nn.BatchNorm2d(64), nn.ReLU(),
+        nn.MaxPool2d(3, stride=2, padding=1),
+        resnet_stage(64, 64, n, first_stage=True, shortcut=shortcut),
+        resnet_stage(64, 128, n, shortcut=shortcut),
+        resnet_stage(128, 256, n, shortcut=shortcut),
+        resnet_stage(256, 512, n, shortcut=shortcut),
+        nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.Linear(512, num_classes))
+
+
+class DenseBlock(nn.Module):
+    """DenseNet's block: each conv sees the concatenation of all earlier outputs."""
+
+    def __init__(self, num_convs: int, in_channels: int, growth_rate: int):
+        super().__init__()
+        self.net = nn.ModuleList(
+            nn.Sequential(nn.BatchNorm2d(in_channels + i * growth_rate), nn.ReLU(),
+                          nn.Conv2d(in_channels + i * growth_rate, growth_rate, 3, padding=1))
+            for i in range(num_convs))
+
+    def forward(self, x):                  # [B, C, H, W] -> [B, C + num_convs*growth, H, W]
+        import torch
+        for layer in self.net:
+            x = torch.cat([x, layer(x)], dim=1)
+        return x
+
+
+def transition_block(in_channels: int, out_channels: int) -> nn.Sequential:
+    """BN, 1x1 conv to fewer channels, 2x2 average pooling: DenseNet's down-sampling."""
+    return nn.Sequential(nn.BatchNorm2d(in_channels), nn.ReLU(),
+                         nn.Conv2d(in_channels, out_channels, 1), nn.AvgPool2d(2, stride=2))
+
+
+def densenet(*, in_channels: int = 1, num_classes: int = 10, growth_rate: int = 32,
+             convs_in_blocks: tuple[int, ...] = (4, 4, 4, 4)) -> nn.Sequential:
+    """DenseNet as d2l trains it on Fashion-MNIST: 4 dense blocks, transitions halve channels."""
+    channels = 64
+    layers = [nn.Conv2d(in_channels, 64, 7, stride=2, padding=3), nn.BatchNorm2d(64), nn.ReLU(),
+              nn.MaxPool2d(3, stride=2, padding=1)]
+    for i, num_convs in enumerate(convs_in_blocks):
+        layers.append(DenseBlock(num_convs, channels, growth_rate))
+        channels += num_convs * growth_rate
+        if i != len(convs_in_blocks) - 1:
+            layers.append(transition_block(channels, channels // 2))
+            channels //= 2
+    return nn.Sequential(*layers, nn.BatchNorm2d(channels), nn.ReLU(),
+                         nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(),
+                         nn.Linear(channels, num_classes))
