@@ -13,6 +13,7 @@ from .plotting import (compare_histories, confusion_matrix, feature_maps, plot_c
                        show_receptive_field)
 from .receptive import (analytic_box, empirical_receptive_field, format_receptive_fields,
                         gradient_map, receptive_fields)
+from .results import book_results
 from .repro import (current_scale, default_device, describe_run, pick, run_stamp, set_seed)
 from .summary import count_macs, count_params, format_table, layer_table, summary
 from .training import evaluate, final_line, fit, predict, xavier_init

@@ -74,9 +74,11 @@ def versions() -> dict:
 
 
 def run_stamp(*, device, scale: str | None = None, seed: int | None = None,
-              wall_time: float | None = None) -> str:
-    """One line saying what made a result: device, scale, seed, wall time, versions."""
+              wall_time: float | None = None, params: int | None = None) -> str:
+    """One line saying what made a result: device, scale, seed, wall time, model size, versions."""
     parts = [f"device {device_name(device)}", f"scale {scale or current_scale()}"]
+    if params is not None:
+        parts.append(f"model {params:,} params")
     if seed is not None:
         parts.append(f"seed {seed}")
     if wall_time is not None:

@@ -111,8 +111,9 @@ def fit(model: nn.Module, train_iter, test_iter, *, epochs: int, lr: float, devi
     history["examples_per_sec"] = n_seen / train_time
     history["wall_time"] = time.perf_counter() - start
     history["device"] = device_name(device)
+    history["params"] = sum(p.numel() for p in model.parameters())
     history["stamp"] = run_stamp(device=device, scale=scale or current_scale(), seed=seed,
-                                 wall_time=history["wall_time"])
+                                 wall_time=history["wall_time"], params=history["params"])
     if plot and not live:                 # outside Jupyter: draw the curves once, at the end
         from .plotting import plot_history
         plot_history(history)
