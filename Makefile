@@ -6,6 +6,7 @@ PY     := $(VENV)/bin/python
 READY  := $(VENV)/.ready
 SCALE  ?=
 NB     ?=
+BROWSER_PKGS := chromium fonts-wqy-microhei
 
 export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
@@ -13,7 +14,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 .PHONY: book test browser setup data execute stale student bench serve lab clean
 
 book: setup data
-	$(PY) -m jupyter_book build . --warningiserror --keep-going --quiet
+	$(VENV)/bin/jupyter-book build . --warningiserror --keep-going --quiet
 	@echo "The site is at $(CURDIR)/_build/html/index.html"
 
 test: setup data browser
@@ -31,12 +32,12 @@ $(READY): requirements.txt pyproject.toml
 data: setup
 	$(PY) tools/get_data.py
 
-# Headless Chromium for the site test (Debian package; installed when we are root).
+# Headless Chromium and a CJK font for the site test (Debian packages; installed when root).
 browser:
-	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	@{ command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi wenquanyi; } || \
 	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
-	    { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 || \
-	      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; }; } || \
+	    { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PKGS) >/dev/null 2>&1 || \
+	      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PKGS) >/dev/null; }; }; } || \
 	  echo "chromium is not installed: the browser test will be skipped"
 
 # make execute NB=book/lenet.ipynb SCALE=cpu   (no NB: every chapter; no SCALE: by device)

@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def site(tmp_path_factory):
     out = tmp_path_factory.mktemp("site")
     proc = subprocess.run(
-        [sys.executable, "-m", "jupyter_book", "build", str(ROOT), "--path-output", str(out),
+        [str(Path(sys.executable).parent / "jupyter-book"), "build", str(ROOT),
+         "--path-output", str(out),
          "--warningiserror", "--keep-going", "--quiet"],
         capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, f"book build failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
