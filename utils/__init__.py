@@ -10,7 +10,7 @@ from .data import (CLASSES, Batches, Split, data_dir, fashion_mnist, load_fashio
 from . import models
 from .plotting import (compare_histories, confusion_matrix, feature_maps, plot_confusion_matrix,
                        plot_history, show_feature_maps, show_filters, show_images,
-                       show_receptive_field)
+                       show_misclassified, show_receptive_field)
 from .receptive import (analytic_box, empirical_receptive_field, format_receptive_fields,
                         gradient_map, receptive_fields)
 from .results import book_results

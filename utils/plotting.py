@@ -163,3 +163,25 @@ def plot_confusion_matrix(matrix: torch.Tensor, *, classes, ax=None, normalize: 
                 ax.text(j, i, f"{v:.2f}" if normalize else int(v), ha="center", va="center",
                         fontsize=6, color="white" if v > 0.5 * m.max() else "black")
     return ax
+
+
+def show_misclassified(images, labels, preds, probs, *, classes, n: int = 8, ncols: int = 8):
+    """The ``n`` most confident mistakes, worst first, titled 'true -> predicted  p'.
+
+    ``probs`` is [N, num_classes] (probabilities or scores) or [N] (the predicted class's).
+    Returns the figure; ``fig.indices`` holds the chosen examples' indices.
+    """
+    labels, preds = torch.as_tensor(labels).cpu().long(), torch.as_tensor(preds).cpu().long()
+    probs = torch.as_tensor(probs).detach().float().cpu()
+    conf = probs.gather(1, preds[:, None])[:, 0] if probs.ndim == 2 else probs
+    wrong = torch.nonzero(preds != labels).flatten()
+    idx = wrong[conf[wrong].argsort(descending=True, stable=True)[:n]]
+    if len(idx) == 0:
+        fig, ax = plt.subplots(figsize=(3, 0.6))
+        ax.axis("off")
+        ax.text(0.5, 0.5, "no misclassified examples", ha="center", va="center")
+    else:
+        titles = [f"{classes[labels[i]]}\n-> {classes[preds[i]]}  {conf[i]:.2f}" for i in idx]
+        fig = show_images(torch.as_tensor(images)[idx], titles=titles, ncols=ncols)
+    fig.indices = idx
+    return fig
