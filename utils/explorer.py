@@ -87,8 +87,10 @@ def draw(*, n: int, k: int, s: int = 1, p: int = 0, d: int = 1, unit=(0, 0), ax=
         for c in range(o):
             face = "#4c8bf5" if (r, c) == tuple(unit) else "#dbe7fd"
             ax.add_patch(Rectangle((x0 + c, -r), 1, -1, fc=face, ec="#444", lw=0.8))
+    ax.text(m / 2, -m - 0.3, "input, padded" if p else "input", ha="center", va="top", fontsize=8)
+    ax.text(x0 + o / 2, -o - 0.3, "output", ha="center", va="top", fontsize=8)
     ax.set_xlim(-0.2, x0 + max(o, 1) + 0.2)
-    ax.set_ylim(-max(m, o) - 0.2, 0.2)
+    ax.set_ylim(-max(m, o) - 1.3, 0.2)
     ax.set_aspect("equal")
     ax.axis("off")
     ax.set_title(title or f"k={k}, s={s}, p={p}, d={d}: {n}x{n} -> {o}x{o}", fontsize=9)
@@ -146,28 +148,28 @@ _JS_VIEW = """
       k + "-1) - 1)/" + s + ") + 1";
     q("conv-explorer-out").textContent = String(o);
     root.setAttribute("data-out", String(o));
-    var note = q("ce-note");
+    var note = q("ce-note"), read = {}, skipped = 0;
     if (o === 0) {
       note.textContent = "No output: the dilated kernel spans " + span + " cells but the padded " +
         "input has only " + m + ".";
     } else {
-      var unused = (m - span) % s;
-      note.textContent = "Output " + o + "x" + o + ". Dilated kernel span d(k-1)+1 = " + span +
-        ". Grey dashed cells are zero padding; red cells are never read" + (unused ?
-        " (the stride leaves out the last " + unused + " row(s)/column(s))" : "") + "." +
-        " Hover over an output cell to pin it.";
+      for (var a = 0; a < o; a++) convTaps(a, k, s, d).forEach(function (t) { read[t] = 1; });
+      for (var b = 0; b < m; b++) if (!read[b]) skipped += 1;
+      note.textContent = "Output " + o + "x" + o + ". Orange: the " + k + "x" + k + " taps of the " +
+        "dilated kernel (span d(k-1)+1 = " + span + ") for the dark blue output cell." +
+        (p ? " Grey dashed cells are zero padding." : "") + (skipped ? " Pink cells are never " +
+        "read by any output (" + skipped + " row(s)/column(s) skipped by stride or dilation)." : "") +
+        " Hover over an output cell to pin it; play resumes the tour.";
     }
     if (o === 0) { q("ce-in").innerHTML = ""; q("ce-outgrid").innerHTML = ""; return; }
     cur = cur % (o * o);
     var oi = Math.floor(cur / o), oj = cur % o, rows = convTaps(oi, k, s, d),
         cols = convTaps(oj, k, s, d), c = Math.max(10, Math.min(26, Math.floor(300 / m)));
-    var read = {};
-    for (var a = 0; a < o; a++) convTaps(a, k, s, d).forEach(function (t) { read[t] = 1; });
     var svg = svgBox(q("ce-in"), m, c);
     for (var r = 0; r < m; r++) for (var cc = 0; cc < m; cc++) {
       var pad = r < p || r >= p + n || cc < p || cc >= p + n;
       var tap = rows.indexOf(r) >= 0 && cols.indexOf(cc) >= 0;
-      var fill = tap ? "#f4a261" : (!(read[r] && read[cc]) ? "#f6d0d0" : (pad ? "#eeeeee" : "#ffffff"));
+      var fill = tap ? "#f4a261" : (!(read[r] && read[cc]) ? "#fbe1e1" : (pad ? "#eeeeee" : "#ffffff"));
       rect(svg, cc*c + 1, r*c + 1, c, fill, pad ? "#999" : "#444", pad);
       if (pad && c >= 14) label(svg, cc*c + 1 + c/2, r*c + 1 + c/2, "0", Math.floor(c/2));
     }
@@ -250,17 +252,18 @@ def explorer_widget(image, *, size: int = 128, bank: dict | None = None):
         k = w.shape[-1]
         y = F.conv2d(x, w, stride=stride, padding=padding, dilation=dilation)
         fig, axes = plt.subplots(1, 3, figsize=(10, 3.6), width_ratios=[3, 1.2, 3])
-        axes[0].imshow(F.pad(x, [padding] * 4)[0, 0], cmap="gray", vmin=0, vmax=1)
+        axes[0].imshow(F.pad(x, [padding] * 4)[0, 0].numpy(), cmap="gray", vmin=0, vmax=1)
         span = dilation * (k - 1) + 1
         axes[0].add_patch(Rectangle((-0.5, -0.5), span, span, fill=False, ec="orange", lw=2))
         axes[0].set_title(f"input {size}x{size}, padded to {size + 2 * padding}", fontsize=9)
-        axes[1].imshow(w[0, 0], cmap="coolwarm", vmin=-w.abs().max(), vmax=w.abs().max())
+        lim = w.abs().max().item()
+        axes[1].imshow(w[0, 0].numpy(), cmap="coolwarm", vmin=-lim, vmax=lim)
         if k <= 5:
             for (r, c), v in zip(torch.cartesian_prod(torch.arange(k), torch.arange(k)).tolist(),
                                  w[0, 0].flatten().tolist()):
                 axes[1].text(c, r, f"{v:.2g}", ha="center", va="center", fontsize=7)
         axes[1].set_title(f"kernel {k}x{k}", fontsize=9)
-        axes[2].imshow(y[0, 0], cmap="gray")
+        axes[2].imshow(y[0, 0].numpy(), cmap="gray")
         axes[2].set_title(f"output {y.shape[-2]}x{y.shape[-1]} = floor(({size} + 2*{padding} - "
                           f"{dilation}*{k - 1} - 1)/{stride}) + 1", fontsize=9)
         for ax in axes:
