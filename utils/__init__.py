@@ -7,7 +7,7 @@ reproducibility. One topic per module; importing does nothing but define functio
 """
 from .data import (CLASSES, Batches, Split, data_dir, fashion_mnist, load_fashion_mnist, online,
                    text_labels)
-from . import models
+from . import explorer, models
 from .plotting import (compare_histories, confusion_matrix, feature_maps, plot_confusion_matrix,
                        plot_history, show_feature_maps, show_filters, show_images,
                        show_misclassified, show_receptive_field)

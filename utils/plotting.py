@@ -4,6 +4,7 @@ so a notebook can restyle or save it."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 import numpy as np
 import torch
 from torch import nn
@@ -19,6 +20,7 @@ def plot_history(history: dict, *, ax=None, title: str | None = None):
     ax.plot(ep, history["train_acc"], "--", label="train acc")
     ax.plot(ep, history["test_acc"], "-.", label="test acc")
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))        # epochs are whole numbers
     ax.set_xlim(0.9, max(ep) + 0.1 if len(ep) > 1 else 1.1)
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize="small")
