@@ -33,6 +33,7 @@ def execute(path: Path, *, scale: str, timeout: int) -> dict:
 
     nb = nbformat.read(path, as_version=4)
     os.environ["CNN_BOOK_SCALE"] = scale          # the kernel inherits it
+    os.environ.pop("MPLBACKEND", None)            # Agg (set by make) would drop every figure
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     start = time.perf_counter()
     NotebookClient(nb, timeout=timeout, kernel_name="python3",
