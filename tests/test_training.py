@@ -78,6 +78,20 @@ def test_xavier_init_bounds():
     assert net[0].weight.abs().max() <= bound
 
 
+def test_kaiming_init_variance():
+    # He et al. 2015: Var(w) = 2 / fan_in keeps ReLU activations' second moment constant.
+    torch.manual_seed(0)
+    net = utils.kaiming_init(nn.Sequential(nn.Conv2d(64, 256, 3), nn.Linear(400, 300)))
+    fan_in = 64 * 3 * 3
+    assert net[0].weight.var().item() == pytest.approx(2 / fan_in, rel=0.03)
+    assert net[1].weight.var().item() == pytest.approx(2 / 400, rel=0.03)
+    assert net[0].bias.abs().max() == 0 and net[1].bias.abs().max() == 0
+    x = torch.randn(512, 400)
+    deep = utils.kaiming_init(nn.Sequential(*[m for _ in range(10)
+                                              for m in (nn.Linear(400, 400), nn.ReLU())]))
+    assert 0.5 < deep(x).pow(2).mean().item() / x.pow(2).mean().item() < 2
+
+
 def test_loop_is_readable():
     src = inspect.getsource(utils.fit)
     assert "for epoch in range" in src and "loss.backward()" in src

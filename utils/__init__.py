@@ -7,7 +7,7 @@ reproducibility. One topic per module; importing does nothing but define functio
 """
 from .data import (CLASSES, Batches, Split, data_dir, fashion_mnist, load_fashion_mnist, online,
                    text_labels)
-from . import explorer, models
+from . import augment, explorer, models
 from .plotting import (compare_histories, confusion_matrix, feature_maps, plot_confusion_matrix,
                        plot_history, show_feature_maps, show_filters, show_images,
                        show_misclassified, show_receptive_field)
@@ -16,6 +16,6 @@ from .receptive import (analytic_box, empirical_receptive_field, format_receptiv
 from .results import book_results
 from .repro import (current_scale, default_device, describe_run, pick, run_stamp, set_seed)
 from .summary import count_macs, count_params, format_table, layer_table, summary
-from .training import evaluate, final_line, fit, predict, xavier_init
+from .training import evaluate, final_line, fit, kaiming_init, predict, xavier_init
 
 __version__ = "0.1.0"
