@@ -66,6 +66,10 @@ def test_structure(path):
     h1 = [c for c in nb.cells if c.cell_type == "markdown" and re.search(r"^# ", c.source, re.M)]
     assert len(h1) == 1, "exactly one '# ' title"
     assert any("nbval-check-output" in tags(c) for c in code), "mark deterministic cells"
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            left = re.findall(r"\b(?:[A-Z_]+_PLACEHOLDER|TODO|FIXME|XXX)\b", cell.source)
+            assert not left, f"{path.name}: unfinished prose left in: {left}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

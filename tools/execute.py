@@ -72,7 +72,7 @@ def main() -> int:
     ap.add_argument("--all", action="store_true", help="every notebook in book/")
     ap.add_argument("--scale", choices=("smoke", "cpu", "full"), default=None,
                     help="default: full with CUDA, else cpu")
-    ap.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
+    ap.add_argument("--timeout", type=int, default=1800, help="seconds per cell (a hung kernel fails)")
     ap.add_argument("--stale", action="store_true", help="only list stale notebooks")
     args = ap.parse_args()
     if args.stale:
