@@ -68,7 +68,7 @@ def test_structure(path):
     assert any("nbval-check-output" in tags(c) for c in code), "mark deterministic cells"
     for cell in nb.cells:
         if cell.cell_type == "markdown":
-            left = re.findall(r"\b(?:[A-Z_]+_PLACEHOLDER|TODO|FIXME|XXX)\b|\([A-Z]{3,}(?: [A-Z]{3,})+\)",
+            left = re.findall(r"\b(?:[A-Z_]+_(?:PLACEHOLDER|PENDING)|TODO|FIXME|XXX)\b|\([A-Z]{3,}(?: [A-Z]{3,})+\)",
                               cell.source)
             assert not left, f"{path.name}: unfinished prose left in: {left}"
 
