@@ -71,6 +71,9 @@ def test_structure(path):
             left = re.findall(r"\b(?:[A-Z_]+_(?:PLACEHOLDER|PENDING)|TODO|FIXME|XXX)\b|\([A-Z]{3,}(?: [A-Z]{3,})+\)",
                               cell.source)
             assert not left, f"{path.name}: unfinished prose left in: {left}"
+        # "\approx" or "\text" written through a Python string becomes a bell or a tab
+        bad = re.findall(r".{0,20}[\x00-\x08\x0b\x0c\x0e-\x1f\t]", cell.source)
+        assert not bad, f"{path.name}: control character (an unescaped backslash?) in {bad}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
