@@ -33,11 +33,9 @@ data: setup
 	$(PY) tools/get_data.py
 
 # Headless Chromium and a CJK font for the site test (Debian packages; installed when root).
-browser:
+browser: setup
 	@{ command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi wenquanyi; } || \
-	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
-	    { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PKGS) >/dev/null 2>&1 || \
-	      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PKGS) >/dev/null; }; }; } || \
+	  $(PY) tools/apt.py $(BROWSER_PKGS) || \
 	  echo "chromium is not installed: the browser test will be skipped"
 
 # make execute NB=book/lenet.ipynb SCALE=cpu   (no NB: every chapter; no SCALE: by device)

@@ -6,25 +6,13 @@ fix in the message, when neither works.
 """
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import sys
+from pathlib import Path
 
 from utils.data import prepare_fashion_mnist
 
-
-def apt_install(package: str) -> bool:
-    """Install a Debian package when we are root and apt-get exists; True on success."""
-    if shutil.which("apt-get") is None or os.geteuid() != 0:
-        return False
-    print(f"installing Debian package {package} ...", flush=True)
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    cmd = ["apt-get", "install", "-y", "-qq", package]
-    if subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL).returncode == 0:
-        return True
-    subprocess.run(["apt-get", "update", "-qq"], env=env, stdout=subprocess.DEVNULL)
-    return subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL).returncode == 0
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from apt import apt_install  # noqa: E402
 
 
 def main() -> int:
