@@ -72,6 +72,27 @@ def test_evaluate_and_predict_agree(small_data):
     assert len(labels) == 256
 
 
+def test_probabilities_are_the_softmax_and_agree_with_predict(small_data):
+    net = tiny_net()
+    probs, labels = utils.probabilities(net, small_data[1], device="cpu")
+    assert probs.shape == (len(labels), 10)
+    torch.testing.assert_close(probs.sum(dim=1), torch.ones(len(labels)))
+    X = torch.cat([x for x, _ in small_data[1]])
+    with torch.no_grad():
+        torch.testing.assert_close(probs, torch.softmax(net.eval()(X), dim=1))
+    preds, labels2 = utils.predict(net, small_data[1], device="cpu")
+    assert torch.equal(preds, probs.argmax(dim=1)) and torch.equal(labels, labels2)
+
+
+def test_fit_needs_lr_or_optimizer(small_data):
+    with pytest.raises(ValueError, match="lr= .* or optimizer="):
+        utils.fit(tiny_net(), *small_data, epochs=1, device="cpu")
+    net = tiny_net()
+    history = utils.fit(net, *small_data, epochs=1, device="cpu", plot=False, progress=False,
+                        optimizer=torch.optim.Adam(net.parameters(), lr=1e-3))
+    assert len(history["test_acc"]) == 1
+
+
 def test_xavier_init_bounds():
     net = utils.xavier_init(nn.Sequential(nn.Linear(100, 50)))
     bound = (6 / (100 + 50)) ** 0.5

@@ -16,6 +16,7 @@ from .receptive import (analytic_box, empirical_receptive_field, format_receptiv
 from .results import book_results
 from .repro import (current_scale, default_device, describe_run, pick, run_stamp, set_seed)
 from .summary import count_macs, count_params, format_table, layer_table, summary
-from .training import evaluate, final_line, fit, kaiming_init, predict, xavier_init
+from .training import (evaluate, final_line, fit, kaiming_init, predict, probabilities,
+                       xavier_init)
 
 __version__ = "0.1.0"

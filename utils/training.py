@@ -59,23 +59,34 @@ def evaluate(model: nn.Module, batches, *, device) -> float:
 
 
 @torch.no_grad()
-def predict(model: nn.Module, batches, *, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Predicted and true labels for every example, on the CPU (for confusion matrices)."""
+def probabilities(model: nn.Module, batches, *, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Softmax class probabilities [N, classes] and true labels [N], on the CPU.
+
+    What a confusion matrix, the most confident mistakes or a calibration plot start from.
+    """
     device = torch.device(device)
     model.eval()
-    preds, labels = [], []
+    probs, labels = [], []
     for X, y in batches:
         with _autocast(device):
-            preds.append(model(X.to(device)).argmax(dim=1).cpu())
+            logits = model(X.to(device))                             # [B, classes]
+        probs.append(logits.float().softmax(dim=1).cpu())
         labels.append(y.cpu())
-    return torch.cat(preds), torch.cat(labels)
+    return torch.cat(probs), torch.cat(labels)
 
 
-def fit(model: nn.Module, train_iter, test_iter, *, epochs: int, lr: float, device,
+def predict(model: nn.Module, batches, *, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Predicted and true labels for every example, on the CPU (for confusion matrices)."""
+    probs, labels = probabilities(model, batches, device=device)
+    return probs.argmax(dim=1), labels
+
+
+def fit(model: nn.Module, train_iter, test_iter, *, epochs: int, device,
+        lr: float | None = None,
         optimizer: torch.optim.Optimizer | None = None, loss_fn: nn.Module | None = None,
         plot: bool = True, progress: bool = True, seed: int | None = None,
         scale: str | None = None, channels_last: bool = True) -> dict:
-    """Train ``model`` with minibatch SGD (or ``optimizer``) and return its history.
+    """Train ``model`` with minibatch SGD at ``lr`` (or with ``optimizer``) and return its history.
 
     The history is a dict of lists, one entry per epoch (train_loss, train_acc, test_acc), plus
     examples_per_sec (training examples over training wall time, data preparation included)
@@ -86,6 +97,8 @@ def fit(model: nn.Module, train_iter, test_iter, *, epochs: int, lr: float, devi
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
+    if optimizer is None and lr is None:
+        raise ValueError("fit needs lr= (for plain SGD) or optimizer= (any torch.optim optimiser)")
     model.to(device, memory_format=memory_format)
     optimizer = optimizer or torch.optim.SGD(model.parameters(), lr=lr)
     loss_fn = loss_fn or nn.CrossEntropyLoss()
