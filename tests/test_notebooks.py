@@ -9,7 +9,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
-from nbhash import code_hash  # noqa: E402
+from nbhash import code_hash, utils_hash  # noqa: E402
 
 NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
 SETUP = 'if "google.colab" in sys.modules:'
@@ -57,6 +57,30 @@ def test_outputs_are_from_the_current_code(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_outputs_are_from_the_current_utils(path):
+    """A change to utils/ (a plot's ticks, the loop) changes what a chapter would show."""
+    meta = load(path).metadata.get("cnn_book", {})
+    assert meta.get("utils_sha256") == utils_hash(), (
+        f"{path.name}: utils/ changed since its outputs were made; run "
+        f"`make execute NB=book/{path.name} SCALE=cpu` (`make stale` lists them all)")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_stored_outputs_read_on_a_static_page(path):
+    """No widget outputs (a progress bar stored as a widget renders as nothing on the site),
+    and timed runs come from a machine using all its cores."""
+    nb = load(path)
+    assert "widgets" not in nb.metadata, f"{path.name}: widget state stored"
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            assert "application/vnd.jupyter.widget-view+json" not in data, \
+                f"{path.name} cell {i}: a widget output (use text progress: tools/execute.py)"
+            text = out.get("text", "") if out.output_type == "stream" else ""
+            assert "(1 threads)" not in text, f"{path.name} cell {i}: timed on a single thread"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_structure(path):
     nb = load(path)
     code = [c for c in nb.cells if c.cell_type == "code"]
@@ -89,7 +113,8 @@ def test_exercises(path):
         if cell.cell_type == "markdown":
             assert ":class: dropdown" in cell.source, "markdown solutions are dropdowns"
         else:
-            assert "hide-input" in tags(cell), "code solutions are hidden on the site"
+            assert "hide-cell" in tags(cell), \
+                "code solutions are hidden on the site, input and output (tag hide-cell)"
             assert "### BEGIN SOLUTION" in cell.source and "### END SOLUTION" in cell.source
             nxt = cells[i + 1]
             assert "check" in tags(nxt) and "check passed" in nxt.source, \

@@ -33,18 +33,23 @@ def execute(path: Path, *, scale: str, timeout: int) -> dict:
 
     nb = nbformat.read(path, as_version=4)
     os.environ["CNN_BOOK_SCALE"] = scale          # the kernel inherits it
+    os.environ["CNN_BOOK_PROGRESS"] = "text"      # progress bars stored as text, not widgets
     os.environ.pop("MPLBACKEND", None)            # Agg (set by make) would drop every figure
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    load_before = os.getloadavg()[0]
     start = time.perf_counter()
     NotebookClient(nb, timeout=timeout, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     seconds = time.perf_counter() - start
+    final_text(nb)
+    nb.metadata.pop("widgets", None)              # no widget state: the site shows text
     device = utils.default_device()
     nb.metadata["cnn_book"] = {
         "scale": scale,
         "device": utils.repro.device_name(device),
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "seconds": round(seconds, 1),
+        "load_before": round(load_before, 2),
         "executed": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "versions": utils.repro.versions(),
         "code_sha256": code_hash(nb),
@@ -52,6 +57,16 @@ def execute(path: Path, *, scale: str, timeout: int) -> dict:
     }
     nbformat.write(nb, path)
     return nb.metadata["cnn_book"]
+
+
+def final_text(nb) -> None:
+    """Store what a terminal would show: for each line of a stream output, the text after its
+    last carriage return (a text progress bar redraws itself with '\\r')."""
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and "\r" in out.text:
+                lines = out.text.split("\n")
+                out.text = "\n".join(line.rstrip("\r").rsplit("\r", 1)[-1] for line in lines)
 
 
 def stale() -> list[str]:

@@ -1,5 +1,15 @@
-"""The course book's helpers: data, training, model inspection, pictures, receptive fields,
-reproducibility. One topic per module; importing does nothing but define functions.
+"""The course book's helpers, one topic per module; importing does nothing but define functions.
+
+    data        Fashion-MNIST as whole tensors, batches made on the device
+    training    fit (the visible loop), train_epoch, weight inits
+    evaluation  metrics, measure/evaluate, probabilities, predict
+    summary     parameter and multiply-add tables
+    plotting    curves, image grids, filters, feature maps, confusion matrices
+    receptive   receptive fields, analytic and from gradients
+    repro       seeds, runs over seeds, the scale switch, the run stamp
+    report      final line, glue for the prose, d2l's published figures, verdicts
+    results     the book's results read back from the stored outputs
+    models      every network the book trains
 
     import utils
     train_iter, test_iter = utils.fashion_mnist(batch_size=256, device="cpu")
@@ -7,16 +17,19 @@ reproducibility. One topic per module; importing does nothing but define functio
 """
 from .data import (CLASSES, Batches, Split, data_dir, fashion_mnist, load_fashion_mnist, online,
                    text_labels)
-from . import augment, explorer, models
+from . import augment, explorer, models, report
+from .evaluation import correct, evaluate, measure, predict, probabilities
 from .plotting import (compare_histories, confusion_matrix, feature_maps, plot_confusion_matrix,
                        plot_history, show_feature_maps, show_filters, show_images,
                        show_misclassified, show_receptive_field)
 from .receptive import (analytic_box, empirical_receptive_field, format_receptive_fields,
                         gradient_map, receptive_fields)
+from .report import (PUBLISHED, final_line, glue, pm, print_report, published_best, results_table,
+                     verdict)
 from .results import book_results
-from .repro import (current_scale, default_device, describe_run, pick, run_stamp, set_seed)
+from .repro import (current_scale, default_device, describe_run, over_seeds, pick, run_stamp,
+                    set_seed, spread)
 from .summary import count_macs, count_params, format_table, layer_table, summary
-from .training import (evaluate, final_line, fit, kaiming_init, predict, probabilities,
-                       xavier_init)
+from .training import DivergedError, fit, kaiming_init, train_epoch, xavier_init
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

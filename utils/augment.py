@@ -126,7 +126,7 @@ def ten_crop(x: torch.Tensor, *, size: int) -> torch.Tensor:
 @torch.no_grad()
 def evaluate_ten_crop(model: torch.nn.Module, batches, *, crop: int, device) -> float:
     """Accuracy when each prediction averages the softmax over the 10 crops of an image."""
-    from .training import _autocast
+    from .evaluation import autocast
 
     device = torch.device(device)
     model.eval()
@@ -134,7 +134,7 @@ def evaluate_ten_crop(model: torch.nn.Module, batches, *, crop: int, device) -> 
     for X, y in batches:
         X, y = X.to(device), y.to(device)
         views = ten_crop(X, size=crop)                               # [10, B, C, crop, crop]
-        with _autocast(device):
+        with autocast(device):
             logits = model(views.flatten(0, 1))                      # [10*B, classes]
         probs = logits.float().softmax(dim=1).unflatten(0, (10, len(y)))  # [10, B, classes]
         correct += (probs.mean(dim=0).argmax(dim=1) == y).sum()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import platform
 import random
-import sys
 import time
 
 import numpy as np
@@ -23,12 +22,44 @@ SCALES = ("smoke", "cpu", "full")
 SCALE_ENV = "CNN_BOOK_SCALE"
 
 
-def set_seed(seed: int = 0) -> int:
+def set_seed(seed: int = 0) -> None:
     """Seed Python, NumPy and PyTorch (all devices) so a CPU run repeats exactly."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device
-    return seed
+
+
+def over_seeds(run, *, seeds=3) -> list:
+    """Run the same experiment once per seed and return the results as a list.
+
+    ``run(seed)`` builds its model and trains it (e.g. ``lambda s: utils.fit(make(), ...,
+    seed=s, report=False)``); ``utils.set_seed(seed)`` is called before each call, so the
+    weights, the data order and dropout all change with the seed. ``seeds`` is a count (0..n-1)
+    or an explicit list.
+    """
+    seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    if not seeds:
+        raise ValueError("over_seeds needs at least one seed")
+    results = []
+    for seed in seeds:
+        set_seed(seed)
+        results.append(run(seed))
+    return results
+
+
+def spread(runs, *, key: str = "test_acc") -> dict:
+    """Mean and spread of a result over seeds: the final value of ``key`` in each history
+    (or the numbers themselves). std is the sample standard deviation (ddof=1; 0 for one run).
+    Returns {'mean', 'std', 'min', 'max', 'values', 'n'} as plain floats."""
+    values = [float(r[key][-1] if isinstance(r[key], (list, tuple)) else r[key])
+              if isinstance(r, dict) else float(r) for r in runs]
+    if not values:
+        raise ValueError("spread needs at least one run")
+    mean = sum(values) / len(values)
+    std = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5 \
+        if len(values) > 1 else 0.0
+    return {"mean": mean, "std": std, "min": min(values), "max": max(values),
+            "values": values, "n": len(values)}
 
 
 def default_device() -> torch.device:
@@ -74,13 +105,18 @@ def versions() -> dict:
 
 
 def run_stamp(*, device, scale: str | None = None, seed: int | None = None,
-              wall_time: float | None = None, params: int | None = None) -> str:
-    """One line saying what made a result: device, scale, seed, wall time, model size, versions."""
-    parts = [f"device {device_name(device)}", f"scale {scale or current_scale()}"]
+              wall_time: float | None = None, params: int | None = None,
+              recipe: str | None = None) -> str:
+    """One line saying what made a result: device, scale, seed, recipe (optimiser, learning
+    rate, batch size), wall time, model size, versions."""
+    name = device if isinstance(device, str) and "(" in device else device_name(device)
+    parts = [f"device {name}", f"scale {scale or current_scale()}"]
     if params is not None:
         parts.append(f"model {params:,} params")
     if seed is not None:
         parts.append(f"seed {seed}")
+    if recipe:
+        parts.append(recipe)
     if wall_time is not None:
         parts.append(f"wall time {wall_time:.1f} s")
     parts.append(", ".join(f"{k} {v}" for k, v in versions().items()))
@@ -91,12 +127,3 @@ def run_stamp(*, device, scale: str | None = None, seed: int | None = None,
 def describe_run(*, device=None, seed: int | None = None) -> None:
     """Print the stamp at the top of a notebook, so stored outputs say what made them."""
     print(run_stamp(device=device or default_device(), seed=seed))
-
-
-def in_notebook() -> bool:
-    """True inside a Jupyter kernel (also under nbval and the book's executor)."""
-    shell = sys.modules.get("IPython")
-    if shell is None:
-        return False
-    ip = shell.get_ipython()
-    return ip is not None and "IPKernelApp" in ip.config

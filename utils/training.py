@@ -1,18 +1,25 @@
-"""The training loop, written out so a reader can print it (``inspect.getsource(utils.fit)``).
+"""The training loop, written out so a reader can print it (``inspect.getsource(utils.fit)``,
+``inspect.getsource(utils.train_epoch)``).
 
-``fit`` returns a plain dict of per-epoch numbers. It never calls ``.item()`` inside the batch
-loop: losses and correct counts are summed on the device and read once per epoch, so a GPU is
-never stalled waiting for Python.
+``fit`` returns a plain dict (the history). It only trains: printing the final line, the run
+stamp and the curves is ``utils.report``'s job (``fit(report=True)`` calls it at the end).
+Losses and metrics are summed on the device; the loop reads them back every ``log_every``
+steps (a per-step loss curve, and a divergence check) and once per epoch, so a GPU is not
+stalled waiting for Python after every batch.
 """
 from __future__ import annotations
 
+import math
+import os
+import sys
 import time
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
-from .repro import current_scale, device_name, in_notebook, run_stamp
+from .evaluation import ACCURACY, Metric, autocast, measure
+from .repro import current_scale, device_name, set_seed
+from .report import live_plot, print_report, stamp
 
 
 def xavier_init(model: nn.Module) -> nn.Module:
@@ -37,142 +44,157 @@ def kaiming_init(model: nn.Module) -> nn.Module:
     return model
 
 
-def _autocast(device: torch.device):
-    """bfloat16 mixed precision on CUDA (no loss scaling needed); a no-op elsewhere."""
-    return torch.autocast(device_type="cuda", dtype=torch.bfloat16,
-                          enabled=device.type == "cuda")
+class DivergedError(FloatingPointError):
+    """Training produced a non-finite or exploding loss: the learning rate is too high."""
 
 
-@torch.no_grad()
-def evaluate(model: nn.Module, batches, *, device) -> float:
-    """Accuracy of ``model`` over all ``batches``, in eval mode."""
-    device = torch.device(device)
-    model.eval()
-    correct = torch.zeros((), device=device, dtype=torch.long)
-    total = 0
-    for X, y in batches:
+def progress_bar(iterable, *, desc: str, enabled: bool):
+    """tqdm's live widget in Jupyter; plain text when the book's executor runs the notebook
+    (``CNN_BOOK_PROGRESS=text``), so the stored output is the bar's final text, not a widget
+    that renders empty on the static site."""
+    if not enabled:
+        return iterable
+    if os.environ.get("CNN_BOOK_PROGRESS") == "text":
+        from tqdm.std import tqdm
+        return tqdm(iterable, desc=desc, file=sys.stdout, mininterval=60, ascii=False)
+    from tqdm.auto import tqdm
+    return tqdm(iterable, desc=desc, leave=False)
+
+
+def _check(loss: float, *, first: float | None, factor: float | None, step: int, lr) -> None:
+    if not math.isfinite(loss) or (factor and first is not None and loss > factor * first):
+        raise DivergedError(
+            f"training diverged at step {step}: loss {loss:.3g}"
+            + (f" (it started at {first:.3g})" if first is not None else "")
+            + f" with learning rate {lr:g}. Try a learning rate about 10x smaller, a warm-up, "
+              "or normalisation (batch norm).")
+
+
+def train_epoch(model: nn.Module, batches, *, optimizer: torch.optim.Optimizer,
+                loss_fn: nn.Module, device: torch.device, metrics: dict[str, Metric],
+                scheduler=None, log_every: int = 50, first_loss: float | None = None,
+                diverge_factor: float | None = 4.0, step0: int = 0,
+                memory_format=torch.contiguous_format, desc: str = "",
+                progress: bool = True) -> dict:
+    """One pass over ``batches``: forward, loss, backward, step. Returns plain data:
+    {'loss': mean loss, <metric>: mean metric, 'n': examples, 'step_loss': [...]} where
+    step_loss holds the mean loss of each group of ``log_every`` steps."""
+    model.train()
+    loss_sum = torch.zeros((), device=device)                     # summed on the device
+    sums = {name: torch.zeros((), device=device) for name in metrics}
+    window, step_loss, n, step = [], [], 0, step0
+    for X, y in progress_bar(batches, desc=desc, enabled=progress):
         X, y = X.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        with _autocast(device):
-            correct += (model(X).argmax(dim=1) == y).sum()
-        total += len(y)
-    return correct.item() / max(total, 1)
+        if X.ndim == 4:
+            X = X.contiguous(memory_format=memory_format)
+        with autocast(device):
+            y_hat = model(X)                                      # [B, classes]
+            loss = loss_fn(y_hat, y)                              # mean over the batch
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()                                      # schedules step per batch
+        step += 1
+        loss_sum += loss.detach() * len(y)
+        window.append(loss.detach())
+        for name, metric in metrics.items():
+            sums[name] += metric(y_hat.detach().float(), y)
+        n += len(y)
+        if len(window) == log_every:                              # a sync every log_every steps
+            step_loss.append(torch.stack(window).float().mean().item())
+            first_loss = step_loss[0] if first_loss is None else first_loss
+            _check(step_loss[-1], first=first_loss, factor=diverge_factor, step=step,
+                   lr=optimizer.param_groups[0]["lr"])
+            window = []
+    if window:
+        step_loss.append(torch.stack(window).float().mean().item())
+    if n == 0:
+        raise ValueError("train_epoch got no batches: is the training set empty?")
+    out = {"loss": loss_sum.item() / n, "n": n, "step_loss": step_loss, "steps": step - step0}
+    _check(out["loss"], first=first_loss, factor=diverge_factor, step=step,
+           lr=optimizer.param_groups[0]["lr"])
+    out.update({name: s.item() / n for name, s in sums.items()})
+    return out
 
 
-@torch.no_grad()
-def probabilities(model: nn.Module, batches, *, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Softmax class probabilities [N, classes] and true labels [N], on the CPU.
+def fit(model: nn.Module, train_iter, test_iter=None, *, epochs: int, device,
+        lr: float | None = None, optimizer: torch.optim.Optimizer | None = None,
+        scheduler=None, loss_fn: nn.Module | None = None,
+        metrics: dict[str, Metric] | None = None, seed: int | None = None,
+        log_every: int | None = None, diverge_factor: float | None = 4.0,
+        callbacks=(), progress: bool = True, plot: bool = True, report: bool = True,
+        channels_last: bool = True, scale: str | None = None) -> dict:
+    """Train ``model`` for ``epochs`` and return its history (a dict of plain lists and numbers).
 
-    What a confusion matrix, the most confident mistakes or a calibration plot start from.
+    ``lr`` gives plain minibatch SGD (d2l's trainer); ``optimizer`` any other (pass one, not
+    both). ``scheduler`` is stepped after every batch. ``metrics`` maps names to batch-sum
+    functions (default: accuracy, 'acc'); the history holds train_<name> and test_<name> per
+    epoch, test_loss, and step_loss every ``log_every`` steps (default: about 20 points per
+    epoch). ``seed`` seeds the data order and dropout here; build the model after
+    ``utils.set_seed(seed)`` (``utils.over_seeds`` does both). A loss that turns NaN/inf or
+    grows past ``diverge_factor`` x its start stops the run with an error naming the rate.
+    ``callbacks`` are called with the history after each epoch. ``report`` prints the final
+    line and run stamp and draws the curves (``utils.report``).
     """
     device = torch.device(device)
-    model.eval()
-    probs, labels = [], []
-    for X, y in batches:
-        with _autocast(device):
-            logits = model(X.to(device))                             # [B, classes]
-        probs.append(logits.float().softmax(dim=1).cpu())
-        labels.append(y.cpu())
-    return torch.cat(probs), torch.cat(labels)
-
-
-def predict(model: nn.Module, batches, *, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Predicted and true labels for every example, on the CPU (for confusion matrices)."""
-    probs, labels = probabilities(model, batches, device=device)
-    return probs.argmax(dim=1), labels
-
-
-def fit(model: nn.Module, train_iter, test_iter, *, epochs: int, device,
-        lr: float | None = None,
-        optimizer: torch.optim.Optimizer | None = None, loss_fn: nn.Module | None = None,
-        plot: bool = True, progress: bool = True, seed: int | None = None,
-        scale: str | None = None, channels_last: bool = True) -> dict:
-    """Train ``model`` with minibatch SGD at ``lr`` (or with ``optimizer``) and return its history.
-
-    The history is a dict of lists, one entry per epoch (train_loss, train_acc, test_acc), plus
-    examples_per_sec (training examples over training wall time, data preparation included)
-    and the run stamp. ``channels_last`` stores images as [B, H, W, C] in memory (same shape),
-    which the CPU and GPU convolution kernels run faster on.
-    """
-    device = torch.device(device)
-    memory_format = torch.channels_last if channels_last else torch.contiguous_format
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
-    if optimizer is None and lr is None:
-        raise ValueError("fit needs lr= (for plain SGD) or optimizer= (any torch.optim optimiser)")
+    if (optimizer is None) == (lr is None):
+        raise ValueError("fit needs lr= (for plain SGD) or optimizer= (any torch.optim "
+                         "optimiser), not both: an optimizer carries its own learning rate")
+    if seed is not None:
+        set_seed(seed)
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
     model.to(device, memory_format=memory_format)
     optimizer = optimizer or torch.optim.SGD(model.parameters(), lr=lr)
     loss_fn = loss_fn or nn.CrossEntropyLoss()
-    history = {"epoch": [], "train_loss": [], "train_acc": [], "test_acc": []}
-    live = _LivePlot() if plot and in_notebook() else None
-    train_time, n_seen, start = 0.0, 0, time.perf_counter()
+    metrics = ACCURACY if metrics is None else metrics
+    steps_per_epoch = len(train_iter)
+    log_every = log_every or max(1, steps_per_epoch // 20)
+    history = {"epoch": [], "train_loss": [], **{f"train_{k}": [] for k in metrics},
+               "step": [], "step_loss": [], "steps_per_epoch": steps_per_epoch,
+               "log_every": log_every}
+    if test_iter is not None:
+        history.update({"test_loss": [], **{f"test_{k}": [] for k in metrics}})
+    live = live_plot() if report and plot else None
+    train_time, n_seen, step, first_loss = 0.0, 0, 0, None
+    start = time.perf_counter()
 
     for epoch in range(1, epochs + 1):
-        model.train()
-        loss_sum = torch.zeros((), device=device)                 # summed on the device
-        correct = torch.zeros((), device=device, dtype=torch.long)
-        n, tick = 0, time.perf_counter()
-        for X, y in tqdm(train_iter, desc=f"epoch {epoch}/{epochs}", leave=False,
-                         disable=not progress):
-            X, y = X.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            if X.ndim == 4:
-                X = X.contiguous(memory_format=memory_format)
-            with _autocast(device):
-                y_hat = model(X)                                  # [B, classes]
-                loss = loss_fn(y_hat, y)                          # mean over the batch
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            loss_sum += loss.detach() * len(y)
-            correct += (y_hat.argmax(dim=1) == y).sum()
-            n += len(y)
-        epoch_loss = loss_sum.item() / n                          # the one sync per epoch
+        tick = time.perf_counter()
+        stats = train_epoch(model, train_iter, optimizer=optimizer, loss_fn=loss_fn,
+                            device=device, metrics=metrics, scheduler=scheduler,
+                            log_every=log_every, first_loss=first_loss,
+                            diverge_factor=diverge_factor, step0=step,
+                            memory_format=memory_format, desc=f"epoch {epoch}/{epochs}",
+                            progress=progress)
         train_time += time.perf_counter() - tick
-        n_seen += n
+        n_seen += stats["n"]
+        first_loss = first_loss or (stats["step_loss"] or [stats["loss"]])[0]
+        history["step"] += [min(step + (i + 1) * log_every, step + stats["steps"])
+                            for i in range(len(stats["step_loss"]))]
+        history["step_loss"] += stats["step_loss"]
+        step += stats["steps"]
         history["epoch"].append(epoch)
-        history["train_loss"].append(epoch_loss)
-        history["train_acc"].append(correct.item() / n)
-        history["test_acc"].append(evaluate(model, test_iter, device=device))
-        if live:
-            live.update(history)
+        history["train_loss"].append(stats["loss"])
+        for k in metrics:
+            history[f"train_{k}"].append(stats[k])
+        if test_iter is not None:
+            test = measure(model, test_iter, device=device, loss_fn=loss_fn, metrics=metrics)
+            for k, v in test.items():
+                history[f"test_{k}"].append(v)
+        for callback in ([live] if live else []) + list(callbacks):
+            callback(history)
 
-    history["examples_per_sec"] = n_seen / train_time
-    history["wall_time"] = time.perf_counter() - start
-    history["device"] = device_name(device)
-    history["params"] = sum(p.numel() for p in model.parameters())
-    history["stamp"] = run_stamp(device=device, scale=scale or current_scale(), seed=seed,
-                                 wall_time=history["wall_time"], params=history["params"])
-    if plot and not live:                 # outside Jupyter: draw the curves once, at the end
-        from .plotting import plot_history
-        plot_history(history)
-        import matplotlib.pyplot as plt
-        plt.show()
-    print(final_line(history))
-    print(history["stamp"])
+    opt_lr = optimizer.param_groups[0].get("initial_lr", optimizer.param_groups[0]["lr"])
+    history.update({
+        "examples_per_sec": n_seen / train_time, "wall_time": time.perf_counter() - start,
+        "device": device_name(device), "params": sum(p.numel() for p in model.parameters()),
+        "seed": seed, "scale": scale or current_scale(), "lr": opt_lr,
+        "optimizer": type(optimizer).__name__,
+        "batch_size": getattr(train_iter, "batch_size", None)})
+    history["stamp"] = stamp(history)
+    if report:
+        print_report(history, plot=plot and live is None)
     return history
-
-
-def final_line(history: dict) -> str:
-    """'train loss 0.47, train acc 0.823, test acc 0.807, 48,000 examples/s on cpu (2 threads)'."""
-    return (f"train loss {history['train_loss'][-1]:.3f}, "
-            f"train acc {history['train_acc'][-1]:.3f}, "
-            f"test acc {history['test_acc'][-1]:.3f}, "
-            f"{history['examples_per_sec']:,.0f} examples/s on {history['device']}")
-
-
-class _LivePlot:
-    """A training-curve figure redrawn in place once per epoch inside Jupyter."""
-
-    def __init__(self):
-        import matplotlib.pyplot as plt
-        from IPython.display import display
-
-        self.fig, self.ax = plt.subplots(figsize=(5, 3.2))
-        plt.close(self.fig)                     # we display it ourselves, once per epoch
-        self.handle = display(self.fig, display_id=True)
-
-    def update(self, history: dict) -> None:
-        from .plotting import plot_history
-
-        self.ax.clear()
-        plot_history(history, ax=self.ax)
-        self.handle.update(self.fig)
