@@ -15,7 +15,7 @@
     train_iter, test_iter = utils.fashion_mnist(batch_size=256, device="cpu")
     history = utils.fit(net, train_iter, test_iter, epochs=10, lr=0.9, device="cpu")
 """
-from .data import (CLASSES, Batches, Split, data_dir, fashion_mnist, load_fashion_mnist, online,
+from .data import (CLASSES, Batches, DataFileError, Split, data_dir, fashion_mnist, load_fashion_mnist, online,
                    text_labels)
 from . import augment, explorer, models, report
 from .evaluation import correct, evaluate, measure, predict, probabilities
