@@ -1,14 +1,26 @@
+import random
+
+import numpy as np
 import pytest
 import torch
 
 import utils
 
 
+def _draws():
+    return random.random(), np.random.rand(3).tolist(), torch.rand(3).tolist()
+
+
 def test_set_seed_repeats():
+    """Python's random, NumPy and torch all repeat after the same seed and change with it."""
     utils.set_seed(7)
-    a = torch.rand(5)
+    first = _draws()
     utils.set_seed(7)
-    assert torch.equal(a, torch.rand(5))
+    again = _draws()
+    utils.set_seed(8)
+    other = _draws()
+    assert again == first
+    assert all(a != b for a, b in zip(other, first))        # each generator follows the seed
 
 
 def test_scale_switch(monkeypatch):

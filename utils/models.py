@@ -5,21 +5,32 @@ second copy that could drift.
 """
 from __future__ import annotations
 
+import torch
 from torch import nn
+from torch.nn import functional as F
 
 
 def lenet(*, activation: type[nn.Module] = nn.Sigmoid, pool: type[nn.Module] = nn.AvgPool2d,
-          num_classes: int = 10) -> nn.Sequential:
+          num_classes: int = 10, norm2d: type[nn.Module] | None = None,
+          norm1d: type[nn.Module] | None = None) -> nn.Sequential:
     """LeNet-5 as d2l writes it for 28x28 Fashion-MNIST: conv(5, pad 2)->6, pool, conv(5)->16,
-    pool, dense 120-84-10, with sigmoid activations and average pooling by default."""
+    pool, dense 120-84-10, with sigmoid activations and average pooling by default.
+
+    ``norm2d``/``norm1d`` put a normalisation layer after each convolution / hidden dense
+    layer, before the activation (``bn_lenet``); without them nothing is added."""
+    def norm(kind, channels):
+        return [kind(channels)] if kind is not None else []
+
     return nn.Sequential(
-        nn.Conv2d(1, 6, kernel_size=5, padding=2), activation(),     # [B, 6, 28, 28]
+        nn.Conv2d(1, 6, kernel_size=5, padding=2), *norm(norm2d, 6),
+        activation(),                                                # [B, 6, 28, 28]
         pool(kernel_size=2, stride=2),                               # [B, 6, 14, 14]
-        nn.Conv2d(6, 16, kernel_size=5), activation(),               # [B, 16, 10, 10]
+        nn.Conv2d(6, 16, kernel_size=5), *norm(norm2d, 16),
+        activation(),                                                # [B, 16, 10, 10]
         pool(kernel_size=2, stride=2),                               # [B, 16, 5, 5]
         nn.Flatten(),                                                # [B, 400]
-        nn.Linear(16 * 5 * 5, 120), activation(),                    # [B, 120]
-        nn.Linear(120, 84), activation(),                            # [B, 84]
+        nn.Linear(16 * 5 * 5, 120), *norm(norm1d, 120), activation(),  # [B, 120]
+        nn.Linear(120, 84), *norm(norm1d, 84), activation(),         # [B, 84]
         nn.Linear(84, num_classes))                                  # [B, 10]
 
 
@@ -47,8 +58,6 @@ def alexnet(*, in_channels: int = 1, num_classes: int = 10, image_size: int = 22
         nn.Conv2d(384, 384, kernel_size=3, padding=1), activation(),
         nn.Conv2d(384, 256, kernel_size=3, padding=1), activation(), pool(),  # [B, 256, 5, 5]
         nn.Flatten())
-    import torch
-
     with torch.no_grad():
         flat = features(torch.zeros(1, in_channels, image_size, image_size)).shape[1]
     return nn.Sequential(
@@ -135,21 +144,49 @@ def nin(*, in_channels: int = 1, num_classes: int = 10, dropout: float = 0.5) ->
         nn.Flatten())                                                   # [B, classes]
 
 
-def bn_lenet(*, batch_norm: type[nn.Module] | None = None) -> nn.Sequential:
+def bn_lenet(*, batch_norm: type[nn.Module] | None = None,
+             num_classes: int = 10) -> nn.Sequential:
     """LeNet with batch normalisation after every conv and dense layer, before the sigmoid
     (d2l's BN-LeNet). ``batch_norm`` picks the 2D class (a from-scratch one, or the default
     ``nn.BatchNorm2d``); the dense layers use the matching 1D behaviour via ``nn.BatchNorm1d``
     unless the from-scratch class handles both (it must accept ``num_features``)."""
-    bn2d = batch_norm or nn.BatchNorm2d
-    bn1d = batch_norm or nn.BatchNorm1d
-    return nn.Sequential(
-        nn.Conv2d(1, 6, kernel_size=5, padding=2), bn2d(6), nn.Sigmoid(),
-        nn.AvgPool2d(kernel_size=2, stride=2),                             # [B, 6, 14, 14]
-        nn.Conv2d(6, 16, kernel_size=5), bn2d(16), nn.Sigmoid(),
-        nn.AvgPool2d(kernel_size=2, stride=2), nn.Flatten(),               # [B, 400]
-        nn.Linear(16 * 5 * 5, 120), bn1d(120), nn.Sigmoid(),
-        nn.Linear(120, 84), bn1d(84), nn.Sigmoid(),
-        nn.Linear(84, 10))
+    return lenet(num_classes=num_classes, norm2d=batch_norm or nn.BatchNorm2d,
+                 norm1d=batch_norm or nn.BatchNorm1d)
+
+
+class SparseConv2d(nn.Module):
+    """A convolution in which output map p sees only the input maps d with table[d, p] (C3).
+
+    Only the kernels the table lists are parameters; the forward pass scatters them into a
+    dense [C_out, C_in, k, k] weight (zeros elsewhere) and runs one ``F.conv2d``. That computes
+    every zero kernel too, so ``macs`` reports the true cost, which ``utils.count_macs`` and
+    ``utils.layer_table`` use: K kernels x k*k weights per output position.
+    """
+
+    def __init__(self, table: torch.Tensor, kernel_size: int):
+        super().__init__()
+        self.register_buffer("table", table.bool())                    # [C_in, C_out]
+        out_idx, in_idx = torch.nonzero(self.table.T, as_tuple=True)   # the K kernels that exist
+        self.register_buffer("out_idx", out_idx)
+        self.register_buffer("in_idx", in_idx)
+        fan_in = self.table.sum(0)[out_idx].view(-1, 1, 1) * kernel_size ** 2
+        bound = 1 / fan_in.sqrt()                                      # nn.Conv2d's default range
+        self.weight = nn.Parameter(
+            (torch.rand(len(out_idx), kernel_size, kernel_size) * 2 - 1) * bound)  # [K, k, k]
+        self.bias = nn.Parameter(torch.zeros(self.table.shape[1]))
+
+    def dense_weight(self) -> torch.Tensor:
+        """[C_out, C_in, k, k] with the stored kernels where the table says so, zeros elsewhere."""
+        c_in, c_out = self.table.shape
+        w = self.weight.new_zeros(c_out, c_in, *self.weight.shape[1:])
+        return w.index_put((self.out_idx, self.in_idx), self.weight)
+
+    def forward(self, x):                     # [B, C_in, H, W] -> [B, C_out, H-k+1, W-k+1]
+        return F.conv2d(x, self.dense_weight(), self.bias)
+
+    def macs(self, inputs, output) -> int:
+        """Multiply-adds of the connections that exist: (B*H*W outputs per map) x K*k*k."""
+        return output[:, 0].numel() * self.weight.numel()
 
 
 class Inception(nn.Module):
@@ -170,7 +207,6 @@ class Inception(nn.Module):
                                 nn.Conv2d(in_channels, c4, 1), nn.ReLU())
 
     def forward(self, x):                       # [B, C, H, W] -> [B, c1+c2+c3+c4, H, W]
-        import torch
         return torch.cat([self.p1(x), self.p2(x), self.p3(x), self.p4(x)], dim=1)
 
 
@@ -262,7 +298,6 @@ class DenseBlock(nn.Module):
             for i in range(num_convs))
 
     def forward(self, x):                  # [B, C, H, W] -> [B, C + num_convs*growth, H, W]
-        import torch
         for layer in self.net:
             x = torch.cat([x, layer(x)], dim=1)
         return x
