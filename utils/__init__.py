@@ -15,13 +15,15 @@
     train_iter, test_iter = utils.fashion_mnist(batch_size=256, device="cpu")
     history = utils.fit(net, train_iter, test_iter, epochs=10, lr=0.9, device="cpu")
 """
-from .data import (CLASSES, Batches, DataFileError, Split, data_dir, fashion_mnist, load_fashion_mnist, online,
-                   text_labels)
+from .data import (CLASSES, Batches, DataFileError, Split, data_dir, fashion_mnist,
+                   load_fashion_mnist, online, text_labels)
 from . import augment, explorer, models, report
 from .evaluation import correct, evaluate, measure, predict, probabilities
 from .plotting import (compare_histories, confusion_matrix, feature_maps, plot_confusion_matrix,
-                       plot_history, show_feature_maps, show_filters, show_images,
-                       show_misclassified, show_receptive_field)
+                       plot_history, plot_seed_bars, show_feature_maps, show_filters,
+                       show_images, show_layer_maps, show_misclassified,
+                       show_mistakes_and_confusion, show_receptive_field,
+                       show_receptive_fields, top_channels)
 from .receptive import (analytic_box, empirical_receptive_field, format_receptive_fields,
                         gradient_map, receptive_fields)
 from .report import (PUBLISHED, final_line, glue, pm, print_report, published_best, results_table,
