@@ -26,3 +26,15 @@ def test_book_results_reads_tagged_final_lines(tmp_path, capsys):
     assert r["test_acc"] == round(h["test_acc"][-1], 3) and r["scale"] == "smoke"
     assert r["device"] == "cpu (%d threads)" % __import__("torch").get_num_threads()
     json.dumps(rows)
+
+
+def test_a_tagged_cell_without_a_result_is_an_error(tmp_path):
+    import pytest
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("history = utils.fit(...)")
+    cell.metadata["tags"] = ["result:NiN"]
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="mAP 0.41\n")]
+    nb.cells = [cell]
+    nbformat.write(nb, tmp_path / "nin.ipynb")
+    with pytest.raises(ValueError, match="result:NiN"):
+        utils.book_results(tmp_path)

@@ -37,7 +37,10 @@ def book_results(book_dir: str | Path) -> list[dict]:
             text = _text(cell)
             final, stamp = FINAL.findall(text), STAMP.findall(text)
             if not final or not stamp:
-                continue
+                raise ValueError(
+                    f"{path.name}: the cell tagged result:{names[0]} has no final line and run "
+                    "stamp in its stored output (it must print utils.fit's report); re-execute "
+                    "the chapter or remove the tag")
             loss, train_acc, test_acc, rate, device = final[-1]
             rows.append({"model": names[0], "chapter": path.stem, "test_acc": float(test_acc),
                          "train_acc": float(train_acc),
