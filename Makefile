@@ -32,7 +32,8 @@ $(READY): requirements.txt pyproject.toml
 data: setup
 	$(PY) tools/get_data.py
 
-# Headless Chromium and a CJK font for the site test (Debian packages; installed when root).
+# Headless Chromium and a CJK font for the site tests (Debian packages; installed when root).
+# tests/test_site.py drives Chromium over its DevTools pipe: no chromedriver, no pip package.
 browser: setup
 	@{ command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi wenquanyi; } || \
 	  $(PY) tools/apt.py $(BROWSER_PKGS) || \

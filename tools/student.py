@@ -5,7 +5,8 @@
 
 Markdown cells tagged ``solution`` are dropped. In code cells, each region between
 ``### BEGIN SOLUTION`` and ``### END SOLUTION`` becomes ``raise NotImplementedError(...)`` at
-the region's indentation (nbgrader's markers). Outputs are cleared.
+the region's indentation (nbgrader's markers). Every output is cleared, so no printed or drawn
+answer is left, and the site's hiding tags (``hide-cell``) come off the stubs and their checks.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
+HIDING = {"hide-cell", "hide-input", "hide-output"}      # the site's toggles; a student sees all
 REGION = re.compile(r"^([ \t]*)### BEGIN SOLUTION[^\n]*\n.*?^[ \t]*### END SOLUTION[^\n]*(\n|$)",
                     re.S | re.M)
 
@@ -40,9 +42,12 @@ def student_version(nb, *, name: str = "notebook"):
             continue
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
+            if "solution" in tags and "### BEGIN SOLUTION" not in cell.source:
+                raise ValueError(f"{name}, cell {i}: a code solution without solution markers")
             if "### BEGIN SOLUTION" in cell.source:
                 cell.source = stub(cell.source, f"exercise in {name}, cell {i}")
-                cell.metadata["tags"] = [t for t in tags if t != "hide-input"]
+            if {"solution", "check"} & set(tags):
+                cell.metadata["tags"] = [t for t in tags if t not in HIDING]
         cells.append(cell)
     nb.cells = cells
     nb.metadata.pop("cnn_book", None)
