@@ -60,13 +60,24 @@ def execute(path: Path, *, scale: str, timeout: int) -> dict:
 
 
 def final_text(nb) -> None:
-    """Store what a terminal would show: for each line of a stream output, the text after its
-    last carriage return (a text progress bar redraws itself with '\\r')."""
+    """Store what a terminal would show: consecutive stream outputs of a cell joined, then for
+    each line the text after its last carriage return (a text progress bar redraws itself
+    with '\\r', one small output per redraw)."""
     for cell in nb.cells:
+        merged = []
         for out in cell.get("outputs", []):
+            prev = merged[-1] if merged else None
+            if (out.get("output_type") == "stream" and prev is not None
+                    and prev.get("output_type") == "stream" and prev.name == out.name):
+                prev.text += out.text
+            else:
+                merged.append(out)
+        for out in merged:
             if out.get("output_type") == "stream" and "\r" in out.text:
                 lines = out.text.split("\n")
                 out.text = "\n".join(line.rstrip("\r").rsplit("\r", 1)[-1] for line in lines)
+        if "outputs" in cell:
+            cell.outputs = merged
 
 
 def stale() -> list[str]:
