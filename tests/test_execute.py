@@ -20,3 +20,30 @@ def test_progress_bar_pieces_become_their_final_text():
     assert [o.output_type for o in cell.outputs] == ["display_data", "stream"]
     assert cell.outputs[1].text == ("epoch 1/2: 100%|##| 8/8\nepoch 2/2: 100%|##| 8/8\n"
                                     "train loss 0.5\n")
+
+
+def test_the_utils_fingerprint_sees_changes_but_not_new_modules(tmp_path, monkeypatch):
+    import nbhash
+
+    (tmp_path / "utils").mkdir()
+    (tmp_path / "utils" / "__init__.py").write_text(
+        "from .data import load, CLASSES\nfrom . import models\n__version__ = '1'\n")
+    (tmp_path / "utils" / "data.py").write_text("def load(): return 1\n")
+    (tmp_path / "utils" / "models.py").write_text("def net(): return 2\n")
+    monkeypatch.setattr(nbhash, "ROOT", tmp_path)
+    recorded = nbhash.utils_fingerprint()
+    assert nbhash.utils_changes(recorded) == []
+    assert nbhash.utils_changes(None)                                 # nothing stored: stale
+
+    (tmp_path / "utils" / "detection.py").write_text("def nms(): pass\n")   # a new module
+    (tmp_path / "utils" / "__init__.py").write_text(
+        "from .data import load, CLASSES\nfrom . import models, detection\n__version__ = '2'\n")
+    assert nbhash.utils_changes(recorded) == []                       # cannot have made them
+
+    (tmp_path / "utils" / "data.py").write_text("def load(): return 3\n")
+    assert nbhash.utils_changes(recorded) == ["utils/data.py changed"]
+    (tmp_path / "utils" / "data.py").write_text("def load(): return 1\n")
+    (tmp_path / "utils" / "__init__.py").write_text("from .data import load\nfrom . import models\n")
+    assert nbhash.utils_changes(recorded) == ["utils export CLASSES <- .data moved or removed"]
+    (tmp_path / "utils" / "models.py").unlink()
+    assert "utils/models.py removed" in nbhash.utils_changes(recorded)

@@ -112,3 +112,9 @@ def test_widget_applies_a_real_convolution():
     controls["kernel"].value = "Gaussian 7x7 (sigma 2)"
     assert box.result.shape[-1] == explorer.output_size(n=32, k=7, s=2, p=3, d=2) == 13
     plt.close("all")
+
+
+def test_show_explorer_stores_no_widget_under_the_books_executor(monkeypatch, capsys):
+    monkeypatch.setenv("CNN_BOOK_PROGRESS", "text")
+    assert explorer.show_explorer(torch.rand(32, 32)) is None
+    assert "Run this notebook" in capsys.readouterr().out

@@ -9,19 +9,19 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
-from nbhash import code_hash, utils_hash  # noqa: E402
+from nbhash import code_hash, utils_changes  # noqa: E402
 
 NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
-# Chapters whose stored outputs predate this utils/ (issue 8): their rewrite waits in drafts/
-# for a cpu-scale execution. Strict: the test fails once a chapter is re-executed, and the
-# chapter must then be taken off this list.
-AWAITING_EXECUTION = {"resnet"}
+# Chapters whose stored outputs are known to predate utils/ (a rewrite waiting for a cpu-scale
+# execution). Strict: the test fails once a chapter is re-executed, and the chapter must then
+# be taken off this list. Empty: every chapter is fresh.
+AWAITING_EXECUTION: set[str] = set()
 
 
 def awaiting(path, request):
     if path.stem in AWAITING_EXECUTION:
         request.applymarker(pytest.mark.xfail(
-            strict=True, reason="outputs predate utils/ (issue 8); see drafts/README.md"))
+            strict=True, reason="outputs predate utils/: waiting for execution"))
 SETUP = 'if "google.colab" in sys.modules:'
 
 
@@ -71,8 +71,9 @@ def test_outputs_are_from_the_current_utils(path, request):
     """A change to utils/ (a plot's ticks, the loop) changes what a chapter would show."""
     awaiting(path, request)
     meta = load(path).metadata.get("cnn_book", {})
-    assert meta.get("utils_sha256") == utils_hash(), (
-        f"{path.name}: utils/ changed since its outputs were made; run "
+    changes = utils_changes(meta.get("utils"))
+    assert not changes, (
+        f"{path.name}: {'; '.join(changes)} since its outputs were made; run "
         f"`make execute NB=book/{path.name} SCALE=cpu` (`make stale` lists them all)")
 
 

@@ -52,3 +52,20 @@ def test_published_is_the_spec_table():
 def test_final_line_without_accuracy():
     h = {"train_loss": [0.5], "examples_per_sec": 1000.0, "device": "cpu (2 threads)"}
     assert report.final_line(h) == "train loss 0.500, 1,000 examples/s on cpu (2 threads)"
+
+
+def test_verdict_for_losses_calls_the_lower_one_better():
+    low = utils.spread([0.30, 0.31, 0.32])
+    high = utils.spread([0.50, 0.52, 0.51])
+    assert utils.verdict(low, high, names=("residual", "plain"), lower_is_better=True) == \
+        "residual is better than plain by more than the spread over seeds"
+    assert utils.verdict(high, low, names=("plain", "residual"),
+                         lower_is_better=True).startswith("residual is better")
+    assert utils.verdict(low, high, names=("residual", "plain")).startswith("plain is better")
+
+
+def test_print_report_prints_the_stamp_fit_stored(capsys):
+    h = {"train_loss": [0.5], "examples_per_sec": 10.0, "device": "cpu", "lr": 0.1,
+         "stamp": "run stamp: the one fit made"}
+    utils.print_report(h, plot=False)
+    assert capsys.readouterr().out.splitlines()[-1] == "run stamp: the one fit made"

@@ -230,3 +230,31 @@ def test_plot_outside_jupyter_draws_once(small_data):
     utils.set_seed(0)
     utils.fit(tiny_net(), *small_data, epochs=1, lr=0.1, device="cpu", progress=False)
     assert len(plt.get_fignums()) == 1
+
+
+def test_one_cycle_warms_up_to_the_peak_and_anneals(small_data):
+    net = tiny_net()
+    steps = 2 * len(small_data[0])
+    how = utils.one_cycle(net, peak=0.01, steps=steps, weight_decay=0.05)
+    opt, sched = how["optimizer"], how["scheduler"]
+    assert isinstance(opt, torch.optim.AdamW) and opt.param_groups[0]["weight_decay"] == 0.05
+    rates = []
+    for _ in range(steps):
+        rates.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    peak_at = max(range(steps), key=rates.__getitem__)
+    assert rates[peak_at] == pytest.approx(0.01, rel=0.01)   # the peak falls between steps
+    assert 0.2 * steps <= peak_at <= 0.4 * steps             # 30% warm-up (torch's default)
+    assert rates[0] < 0.01 / 10 and rates[-1] < 0.01 / 1000  # starts low, ends near zero
+    with pytest.raises(ValueError, match="steps"):
+        utils.one_cycle(net, peak=0.01, steps=0)
+
+
+def test_stamp_shows_a_one_cycle_peak_not_its_starting_rate(small_data):
+    utils.set_seed(0)
+    net = tiny_net()
+    h = utils.fit(net, *small_data, epochs=1, device="cpu", plot=False, progress=False,
+                  report=False, **utils.one_cycle(net, peak=0.003, steps=len(small_data[0])))
+    assert h["lr"] == pytest.approx(0.003) and h["schedule"] == "OneCycleLR"
+    assert "AdamW one-cycle, peak lr 0.003, batch 64" in h["stamp"]

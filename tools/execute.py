@@ -19,7 +19,7 @@ import nbformat
 from nbclient import NotebookClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from nbhash import ROOT, code_hash, utils_hash  # noqa: E402
+from nbhash import ROOT, code_hash, utils_changes, utils_fingerprint  # noqa: E402
 
 
 def chapters() -> list[Path]:
@@ -37,6 +37,7 @@ def execute(path: Path, *, scale: str, timeout: int) -> dict:
     os.environ.pop("MPLBACKEND", None)            # Agg (set by make) would drop every figure
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     load_before = os.getloadavg()[0]
+    fingerprint = utils_fingerprint()             # taken before: an edit during the run shows
     start = time.perf_counter()
     NotebookClient(nb, timeout=timeout, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}}).execute()
@@ -53,7 +54,7 @@ def execute(path: Path, *, scale: str, timeout: int) -> dict:
         "executed": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "versions": utils.repro.versions(),
         "code_sha256": code_hash(nb),
-        "utils_sha256": utils_hash(),
+        "utils": fingerprint,
     }
     nbformat.write(nb, path)
     return nb.metadata["cnn_book"]
@@ -87,8 +88,8 @@ def stale() -> list[str]:
         meta = nb.metadata.get("cnn_book", {})
         if meta.get("code_sha256") != code_hash(nb):
             out.append(f"{path.relative_to(ROOT)}: code changed since its outputs were made")
-        elif meta.get("utils_sha256") != utils_hash():
-            out.append(f"{path.relative_to(ROOT)}: utils/ changed since it was executed")
+        elif changes := utils_changes(meta.get("utils")):
+            out.append(f"{path.relative_to(ROOT)}: since it was executed, {'; '.join(changes)}")
     return out
 
 

@@ -1,7 +1,7 @@
 """The course book's helpers, one topic per module; importing does nothing but define functions.
 
     data        Fashion-MNIST as whole tensors, batches made on the device
-    training    fit (the visible loop), train_epoch, weight inits
+    training    fit (the visible loop), train_epoch, one_cycle, weight inits
     evaluation  metrics, measure/evaluate, probabilities, predict
     summary     parameter and multiply-add tables
     plotting    curves, image grids, filters, feature maps, confusion matrices
@@ -32,6 +32,6 @@ from .results import book_results
 from .repro import (current_scale, default_device, describe_run, over_seeds, pick, run_stamp,
                     set_seed, spread)
 from .summary import count_macs, count_params, format_table, layer_table, summary
-from .training import DivergedError, fit, kaiming_init, train_epoch, xavier_init
+from .training import DivergedError, fit, kaiming_init, one_cycle, train_epoch, xavier_init
 
 __version__ = "0.2.0"

@@ -7,7 +7,7 @@ a different reader:
   no external files. Sliders change n, k, s, p, d; the output cells are visited in turn and the
   input cells (zero padding included) that feed each one light up.
 * ``explorer_widget`` - for readers running the notebook: a real ``F.conv2d`` on a real photo,
-  redrawn by ipywidgets whenever a control moves.
+  redrawn by ipywidgets whenever a control moves (``show_explorer`` displays it).
 * ``draw`` - the same picture as a static matplotlib figure (the book's stride/padding plots).
 
 Every view uses one formula for the output size along an axis (PyTorch's)::
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import uuid
 
 import torch
@@ -277,3 +278,17 @@ def explorer_widget(image, *, size: int = 128, bank: dict | None = None):
         stride=widgets.IntSlider(value=1, min=1, max=4),
         padding=widgets.IntSlider(value=0, min=0, max=8),
         dilation=widgets.IntSlider(value=1, min=1, max=4))
+
+
+def show_explorer(image, *, size: int = 128, bank: dict | None = None):
+    """Display ``explorer_widget`` for a reader with a live kernel. Under the book's executor
+    (``CNN_BOOK_PROGRESS=text``, which stores outputs for the static site) a widget would be
+    stored as an empty box, so it prints how to get the explorer instead and returns None."""
+    if os.environ.get("CNN_BOOK_PROGRESS") == "text":
+        print("Run this notebook (Jupyter or Colab) to get the live explorer here.")
+        return None
+    from IPython.display import display
+
+    box = explorer_widget(image, size=size, bank=bank)
+    display(box)
+    return box

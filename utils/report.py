@@ -49,7 +49,12 @@ def final_line(history: dict) -> str:
 
 def stamp(history: dict) -> str:
     """The run stamp of a finished run: taken from the run itself, not from the environment."""
-    recipe = f"{history.get('optimizer', 'SGD')} lr {history['lr']:g}" if history.get("lr") else None
+    recipe = None
+    if history.get("lr"):
+        peak = {"OneCycleLR": "one-cycle, peak lr"}.get(history.get("schedule"))
+        recipe = (f"{history.get('optimizer', 'SGD')} {peak} {history['lr']:g}" if peak else
+                  f"{history.get('optimizer', 'SGD')} lr {history['lr']:g}"
+                  + (f", {history['schedule']}" if history.get("schedule") else ""))
     if recipe and history.get("batch_size"):
         recipe += f", batch {history['batch_size']}"
     return run_stamp(device=history["device"], scale=history.get("scale"),
@@ -64,7 +69,7 @@ def print_report(history: dict, *, plot: bool = True) -> None:
         from .plotting import plot_history
         plot_history(history)
         plt.show()
-    history["stamp"] = stamp(history)
+    history.setdefault("stamp", stamp(history))   # fit's, when fit made the history
     print(final_line(history))
     print(history["stamp"])
 
@@ -132,10 +137,12 @@ def pm(result: dict, fmt: str = ".3f") -> str:
     return f"{result['mean']:{fmt}} ± {result['std']:{fmt}}"
 
 
-def verdict(a: dict, b: dict, *, names=("the first", "the second"), k: float = 2.0) -> str:
+def verdict(a: dict, b: dict, *, names=("the first", "the second"), k: float = 2.0,
+            lower_is_better: bool = False) -> str:
     """Compare two ``spread`` results in words: whether the gap between the means is larger
-    than ``k`` times the larger of the two standard deviations (and each run's range)."""
-    gap = a["mean"] - b["mean"]
+    than ``k`` times the larger of the two standard deviations and the seeds' ranges do not
+    overlap. ``lower_is_better`` for losses and errors: then "better" means lower."""
+    gap = (b["mean"] - a["mean"]) if lower_is_better else (a["mean"] - b["mean"])
     noise = k * max(a["std"], b["std"])
     disjoint = a["min"] > b["max"] or b["min"] > a["max"]
     hi, lo = (names[0], names[1]) if gap > 0 else (names[1], names[0])
