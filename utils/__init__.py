@@ -10,6 +10,9 @@
     report      final line, glue for the prose, d2l's published figures, verdicts
     results     the book's results read back from the stored outputs
     models      every network the book trains
+    canvas      composed scenes: garments on photos, with boxes and masks
+    segmentation  transposed-conv upsampling, FCN, pixel accuracy and mIoU
+    detection   boxes, anchors, IoU, NMS, mAP, a small SSD
 
     import utils
     train_iter, test_iter = utils.fashion_mnist(batch_size=256, device="cpu")
@@ -17,7 +20,7 @@
 """
 from .data import (CLASSES, Batches, DataFileError, Split, data_dir, fashion_mnist,
                    load_fashion_mnist, online, text_labels)
-from . import augment, explorer, models, report
+from . import augment, canvas, detection, explorer, models, report, segmentation
 from .evaluation import correct, evaluate, measure, predict, probabilities
 from .plotting import (compare_histories, confusion_matrix, feature_maps, plot_confusion_matrix,
                        plot_history, plot_seed_bars, show_feature_maps, show_filters,
