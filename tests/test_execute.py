@@ -47,3 +47,25 @@ def test_the_utils_fingerprint_sees_changes_but_not_new_modules(tmp_path, monkey
     assert nbhash.utils_changes(recorded) == ["utils export CLASSES <- .data moved or removed"]
     (tmp_path / "utils" / "models.py").unlink()
     assert "utils/models.py removed" in nbhash.utils_changes(recorded)
+
+
+def test_a_chapter_is_stale_only_for_the_modules_it_can_reach(tmp_path, monkeypatch):
+    import nbhash
+
+    (tmp_path / "utils").mkdir()
+    (tmp_path / "utils" / "__init__.py").write_text(
+        "from .training import fit\nfrom . import canvas, models\n")
+    (tmp_path / "utils" / "training.py").write_text("from .report import stamp\n")
+    (tmp_path / "utils" / "report.py").write_text("def stamp(): pass\n")
+    (tmp_path / "utils" / "canvas.py").write_text("def scenes(): pass\n")
+    (tmp_path / "utils" / "models.py").write_text("def net(): pass\n")
+    monkeypatch.setattr(nbhash, "ROOT", tmp_path)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import utils\nfrom utils import models\n"
+                                          "h = utils.fit(models.net())")]
+    assert nbhash.used_modules(nb) == {"training.py", "report.py", "models.py"}
+    recorded = nbhash.utils_fingerprint()
+    (tmp_path / "utils" / "canvas.py").write_text("def scenes(): return 1\n")
+    assert nbhash.utils_changes(recorded, nb) == []                  # not reachable from nb
+    (tmp_path / "utils" / "report.py").write_text("def stamp(): return 1\n")
+    assert nbhash.utils_changes(recorded, nb) == ["utils/report.py changed"]   # via training

@@ -70,8 +70,8 @@ def test_outputs_are_from_the_current_code(path):
 def test_outputs_are_from_the_current_utils(path, request):
     """A change to utils/ (a plot's ticks, the loop) changes what a chapter would show."""
     awaiting(path, request)
-    meta = load(path).metadata.get("cnn_book", {})
-    changes = utils_changes(meta.get("utils"))
+    nb = load(path)
+    changes = utils_changes(nb.metadata.get("cnn_book", {}).get("utils"), nb)
     assert not changes, (
         f"{path.name}: {'; '.join(changes)} since its outputs were made; run "
         f"`make execute NB=book/{path.name} SCALE=cpu` (`make stale` lists them all)")

@@ -88,7 +88,7 @@ def stale() -> list[str]:
         meta = nb.metadata.get("cnn_book", {})
         if meta.get("code_sha256") != code_hash(nb):
             out.append(f"{path.relative_to(ROOT)}: code changed since its outputs were made")
-        elif changes := utils_changes(meta.get("utils")):
+        elif changes := utils_changes(meta.get("utils"), nb):
             out.append(f"{path.relative_to(ROOT)}: since it was executed, {'; '.join(changes)}")
     return out
 
