@@ -134,3 +134,11 @@ def test_ssd_output_matches_its_anchors_and_learns_one_batch():
     preds = det.decode(net(X), net.anchor_boxes)
     assert len(preds) == 8 and all(len(p["boxes"]) <= 100 for p in preds)
     assert all(((p["labels"] >= 0) & (p["labels"] < 10)).all() for p in preds)
+
+
+def test_ssd_whose_last_stage_is_not_a_detecting_scale():
+    trunk = list(utils.models.vgg("A", in_channels=3, width_divisor=8, image_size=64)[:5])
+    trunk[4] = torch.nn.Sequential(torch.nn.Conv2d(64, 24, 3, padding=1), torch.nn.MaxPool2d(2))
+    net = det.TinySSD(trunk, num_classes=10, image_size=64, scales=[2, 3],
+                      sizes=[(0.2, 0.28), (0.37, 0.45), (0.75, 0.9)])
+    assert net(torch.rand(2, 3, 64, 64)).shape == (2, (64 + 16 + 1) * 4, 15)

@@ -22,15 +22,21 @@ def test_progress_bar_pieces_become_their_final_text():
                                     "train loss 0.5\n")
 
 
-def test_the_utils_fingerprint_sees_changes_but_not_new_modules(tmp_path, monkeypatch):
+def fake_utils(tmp_path, monkeypatch, files: dict[str, str]):
+    """A utils/ package of ``files`` (name -> source) that nbhash reads instead of the real one."""
     import nbhash
 
     (tmp_path / "utils").mkdir()
-    (tmp_path / "utils" / "__init__.py").write_text(
-        "from .data import load, CLASSES\nfrom . import models\n__version__ = '1'\n")
-    (tmp_path / "utils" / "data.py").write_text("def load(): return 1\n")
-    (tmp_path / "utils" / "models.py").write_text("def net(): return 2\n")
+    for name, source in files.items():
+        (tmp_path / "utils" / name).write_text(source)
     monkeypatch.setattr(nbhash, "ROOT", tmp_path)
+    return nbhash
+
+
+def test_the_utils_fingerprint_sees_changes_but_not_new_modules(tmp_path, monkeypatch):
+    nbhash = fake_utils(tmp_path, monkeypatch, {
+        "__init__.py": "from .data import load, CLASSES\nfrom . import models\n__version__ = '1'\n",
+        "data.py": "def load(): return 1\n", "models.py": "def net(): return 2\n"})
     recorded = nbhash.utils_fingerprint()
     assert nbhash.utils_changes(recorded) == []
     assert nbhash.utils_changes(None)                                 # nothing stored: stale
@@ -50,20 +56,16 @@ def test_the_utils_fingerprint_sees_changes_but_not_new_modules(tmp_path, monkey
 
 
 def test_a_chapter_is_stale_only_for_the_modules_it_can_reach(tmp_path, monkeypatch):
-    import nbhash
-
-    (tmp_path / "utils").mkdir()
-    (tmp_path / "utils" / "__init__.py").write_text(
-        "from .training import fit\nfrom . import canvas, models\n")
-    (tmp_path / "utils" / "training.py").write_text("from .report import stamp\n")
-    (tmp_path / "utils" / "report.py").write_text("def stamp(): pass\n")
-    (tmp_path / "utils" / "canvas.py").write_text("def scenes(): pass\n")
-    (tmp_path / "utils" / "models.py").write_text("def net(): pass\n")
-    monkeypatch.setattr(nbhash, "ROOT", tmp_path)
+    nbhash = fake_utils(tmp_path, monkeypatch, {
+        "__init__.py": "from .training import fit\nfrom . import canvas, models, detection\n",
+        "training.py": "from .report import stamp\n", "report.py": "def stamp(): pass\n",
+        "canvas.py": "def scenes(): pass\n", "models.py": "def net(): pass\n",
+        "detection.py": "def nms(): pass\n"})
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("import utils\nfrom utils import models\n"
+                                          "from utils import detection as det\n"
                                           "h = utils.fit(models.net())")]
-    assert nbhash.used_modules(nb) == {"training.py", "report.py", "models.py"}
+    assert nbhash.used_modules(nb) == {"training.py", "report.py", "models.py", "detection.py"}
     recorded = nbhash.utils_fingerprint()
     (tmp_path / "utils" / "canvas.py").write_text("def scenes(): return 1\n")
     assert nbhash.utils_changes(recorded, nb) == []                  # not reachable from nb

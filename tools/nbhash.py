@@ -57,7 +57,7 @@ def used_modules(nb) -> set[str]:
     groups = re.findall(r"from utils import \(([^)]*)\)", code)
     groups += re.findall(r"from utils import ([\w ,]+)", code)
     for group in groups:
-        names |= {n.strip() for n in group.split(",") if n.strip()}
+        names |= {n.split(" as ")[0].strip() for n in group.split(",") if n.strip()}
     exports = dict(line.split(" <- .") for line in _exports(ROOT / "utils" / "__init__.py"))
     todo = {exports[n] + ".py" if n in exports else n + ".py" for n in names}
     seen: set[str] = set()

@@ -226,7 +226,7 @@ class TinySSD(nn.Module):
                 x = stage(x)
                 if i in self.scales:
                     shapes.append(tuple(x.shape[1:3]))
-        shapes.append((shapes[-1][0], 1))                                # the global 1x1 map
+        shapes.append((x.shape[1], 1))              # the global 1x1 map pools the last stage
         self.cls_heads = nn.ModuleList(nn.Conv2d(c, k * (num_classes + 1), 3, padding=1)
                                        for c, _ in shapes)
         self.box_heads = nn.ModuleList(nn.Conv2d(c, k * 4, 3, padding=1) for c, _ in shapes)
