@@ -101,6 +101,25 @@ def test_map_equals_torchmetrics():
         assert ap == pytest.approx(per_class[c], abs=1e-4)
 
 
+def test_ap_reads_recall_points_as_torchmetrics_does():
+    # 100 boxes of one class: every recall is a multiple of 1/100, where float32 and float64
+    # recall points differ. A float64 linspace gave 0.3099 here against the reference's 0.3061.
+    from torchmetrics.detection import MeanAveragePrecision
+    g = torch.Generator().manual_seed(0)
+    preds, truths = [], []
+    for _ in range(100):
+        t = torch.tensor([[10.0, 10, 40, 40]])
+        hit = bool(torch.rand(1, generator=g) < 0.7)
+        p = t.clone() if hit else torch.tensor([[50.0, 50, 60, 60]])
+        preds.append({"boxes": torch.cat([p, torch.tensor([[0.0, 0, 5, 5]])]),
+                      "scores": torch.rand(2, generator=g), "labels": torch.tensor([0, 0])})
+        truths.append({"boxes": t, "labels": torch.tensor([0])})
+    ours = det.mean_average_precision(preds, truths, iou_threshold=0.5)["map"]
+    metric = MeanAveragePrecision(iou_thresholds=[0.5])
+    metric.update(preds, truths)
+    assert ours == pytest.approx(metric.compute()["map"].item(), abs=1e-6)
+
+
 def test_perfect_and_empty_predictions():
     t = [{"boxes": random_boxes(3, seed=0), "labels": torch.tensor([0, 1, 1])}]
     perfect = [{"boxes": t[0]["boxes"], "scores": torch.ones(3), "labels": t[0]["labels"]}]

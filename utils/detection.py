@@ -157,7 +157,9 @@ def average_precision(scores: torch.Tensor, is_true: torch.Tensor, n_truth: int)
     recall = tp / n_truth
     precision = tp / (tp + fp).clamp(min=1)
     precision = precision.flip(0).cummax(0).values.flip(0)               # the envelope
-    at = torch.searchsorted(recall, torch.linspace(0, 1, 101, dtype=torch.double), right=False)
+    # The 101 recalls as torchmetrics makes them (float32, so 0.07 is a hair above 0.07): a
+    # class with exactly 100 boxes then reads the same points as the reference does.
+    at = torch.searchsorted(recall, torch.linspace(0, 1, 101).double(), right=False)
     padded = torch.cat([precision, precision.new_zeros(1)])              # no such recall: 0
     return padded[at].mean().item()
 
@@ -260,7 +262,8 @@ class DetectionLoss(nn.Module):
         self.iou_threshold = iou_threshold
 
     def forward(self, y_hat: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        cls_t, off_t, pos = anchor_targets(self.anchor_boxes, targets,
+        anchor_boxes = self.anchor_boxes.to(y_hat.device)                # fit moves only the model
+        cls_t, off_t, pos = anchor_targets(anchor_boxes, targets,
                                            iou_threshold=self.iou_threshold)
         logits, offsets = y_hat[..., :-4].float(), y_hat[..., -4:].float()
         cls = F.cross_entropy(logits.flatten(0, 1), cls_t.flatten(), reduction="none")
