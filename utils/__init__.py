@@ -13,7 +13,9 @@
     canvas      composed scenes: garments on photos, with boxes and masks
     segmentation  transposed-conv upsampling, FCN, pixel accuracy and mIoU
     detection   boxes, anchors, IoU, NMS, mAP, a small SSD
+    go          GNU Go self-play over GTP, AlphaGo's feature planes and policy network
     speech      spoken digits from espeak-ng, log-mel spectrograms, a small 2D CNN
+    text        word lists in six languages, a character CNN with max-over-time pooling
 
     import utils
     train_iter, test_iter = utils.fashion_mnist(batch_size=256, device="cpu")
@@ -21,7 +23,7 @@
 """
 from .data import (CLASSES, Batches, DataFileError, Split, data_dir, fashion_mnist,
                    load_fashion_mnist, online, text_labels)
-from . import augment, canvas, detection, explorer, models, report, segmentation, speech
+from . import augment, canvas, detection, explorer, go, models, report, segmentation, speech, text
 from .evaluation import correct, evaluate, measure, predict, probabilities
 from .plotting import (compare_histories, confusion_matrix, feature_maps, plot_confusion_matrix,
                        plot_history, plot_seed_bars, show_feature_maps, show_filters,
