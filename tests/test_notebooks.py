@@ -94,6 +94,17 @@ def test_stored_outputs_read_on_a_static_page(path, request):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_checked_cells_do_not_rely_on_a_semicolon(path):
+    """nbval runs cells without storing history, and IPython's trailing ';' then fails to
+    silence the last expression: the run shows an execute_result the stored output lacks."""
+    for i, cell in enumerate(load(path).cells):
+        if cell.cell_type == "code" and "nbval-check-output" in tags(cell):
+            last = cell.source.rstrip().split("\n")[-1]
+            assert not (last.rstrip().endswith(";") and not last.startswith((" ", "#", "%"))), (
+                f"{path.name} cell {i}: write `_ = ...` instead of a trailing ';' in a checked cell")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_structure(path):
     nb = load(path)
     code = [c for c in nb.cells if c.cell_type == "code"]
