@@ -16,6 +16,7 @@
     go          GNU Go self-play over GTP, AlphaGo's feature planes and policy network
     speech      spoken digits from espeak-ng, log-mel spectrograms, a small 2D CNN
     text        word lists in six languages, a character CNN with max-over-time pooling
+    weights     a chapter's trained model saved with its stamp, loaded by later chapters
 
     import utils
     train_iter, test_iter = utils.fashion_mnist(batch_size=256, device="cpu")
@@ -39,5 +40,6 @@ from .repro import (current_scale, default_device, describe_run, over_seeds, pic
                     set_seed, spread)
 from .summary import count_macs, count_params, format_table, layer_table, summary
 from .training import DivergedError, fit, kaiming_init, one_cycle, train_epoch, xavier_init
+from .weights import load_or_train, load_weights, save_weights
 
 __version__ = "0.2.0"
