@@ -26,7 +26,7 @@ def test_round_trip_is_exact_and_weights_only(tmp_path, capsys):
     net = trained_net()
     path = weights.save_weights(net, name="toy", history=HISTORY, chapter="lenet", image_size=8,
                                 root=tmp_path)
-    assert path == tmp_path / "weights" / "toy.pt"
+    assert path == tmp_path / "weights" / "toy-cpu.pt"
     assert "test acc 0.750" in capsys.readouterr().out
     assert not list(path.parent.glob("*.partial")), "the temporary file must be renamed away"
     raw = torch.load(path, weights_only=True)             # the file holds no pickled code
@@ -39,19 +39,30 @@ def test_round_trip_is_exact_and_weights_only(tmp_path, capsys):
         assert torch.equal(a, b), k                       # running_mean and num_batches too
 
 
-def test_missing_or_other_scale_gives_none(tmp_path, capsys):
-    assert weights.load_weights(fresh_net(), name="absent", root=tmp_path) is None
+def test_missing_or_other_scale_gives_none(tmp_path):
+    assert weights.load_weights(fresh_net(), name="absent", scale="cpu", root=tmp_path) is None
     weights.save_weights(trained_net(), name="toy", history={**HISTORY, "scale": "smoke"},
                          chapter="lenet", image_size=8, root=tmp_path)
+    weights.save_weights(trained_net(), name="toy", history=HISTORY, chapter="lenet",
+                         image_size=8, root=tmp_path)
+    assert sorted(p.name for p in (tmp_path / "weights").iterdir()) == ["toy-cpu.pt", "toy-smoke.pt"]
     net = fresh_net()
     before = [p.clone() for p in net.parameters()]
-    assert weights.load_weights(net, name="toy", scale="cpu", root=tmp_path) is None
-    assert "smoke scale" in capsys.readouterr().out
+    assert weights.load_weights(net, name="toy", scale="full", root=tmp_path) is None
     assert all(torch.equal(a, b) for a, b in zip(before, net.parameters()))
+    assert weights.load_weights(net, name="toy", scale="smoke", root=tmp_path)["scale"] == "smoke"
+
+
+def test_a_file_under_the_wrong_scale_name_is_refused(tmp_path):
+    path = weights.save_weights(trained_net(), name="toy", history={**HISTORY, "scale": "smoke"},
+                                chapter="lenet", image_size=8, root=tmp_path)
+    path.rename(path.with_name("toy-cpu.pt"))
+    with pytest.raises(RuntimeError, match="smoke-scale weights under a cpu-scale name"):
+        weights.load_weights(fresh_net(), name="toy", scale="cpu", root=tmp_path)
 
 
 def test_corrupt_file_fails_with_the_fix(tmp_path):
-    path = weights.weights_path("toy", root=tmp_path)
+    path = weights.weights_path("toy", scale="cpu", root=tmp_path)
     path.parent.mkdir(parents=True)
     path.write_bytes(b"not a torch file")
     with pytest.raises(RuntimeError, match="Delete it and re-execute"):

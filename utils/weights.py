@@ -1,8 +1,9 @@
 """Trained weights kept between chapters: a chapter saves its headline model, a later one reuses it.
 
 * ``save_weights(net, name=..., history=..., chapter=..., image_size=...)`` writes the state dict
-  with the run's stamp and test accuracy to ``data_dir()/weights/<name>.pt``, all at once (a file
-  half-written by an interrupted run is never left under that name);
+  with the run's stamp and test accuracy to ``data_dir()/weights/<name>-<scale>.pt``, all at once
+  (a file half-written by an interrupted run is never left under that name). One file per scale:
+  the test suite's smoke runs never overwrite the cpu-scale model a reader trained;
 * ``load_weights(net, name=...)`` reads it back with ``torch.load(weights_only=True)`` (tensors,
   numbers and strings only: loading cannot run code) and returns the record, or ``None`` when
   no weights of this scale were saved;
@@ -25,21 +26,23 @@ from .report import stamp
 FORMAT = 1          # bump when the record's keys change
 
 
-def weights_path(name: str, *, root: str | Path | None = None) -> Path:
-    """``<data dir>/weights/<name>.pt``: data, not code, so it is never committed."""
+def weights_path(name: str, *, scale: str | None = None, root: str | Path | None = None) -> Path:
+    """``<data dir>/weights/<name>-<scale>.pt``: data, not code, so it is never committed."""
     if not name or "/" in name or name.startswith("."):
         raise ValueError(f"weights name {name!r}: use a plain file stem such as 'resnet18'")
-    return (data_dir() if root is None else Path(root).expanduser()) / "weights" / f"{name}.pt"
+    folder = (data_dir() if root is None else Path(root).expanduser()) / "weights"
+    return folder / f"{name}-{scale or current_scale()}.pt"
 
 
 def save_weights(net: nn.Module, *, name: str, history: dict, chapter: str, image_size: int,
                  root: str | Path | None = None) -> Path:
     """Save ``net``'s weights with what made them (stamp, scale, test accuracy, input size)."""
-    path = weights_path(name, root=root)
+    scale = history.get("scale") or current_scale()
+    path = weights_path(name, scale=scale, root=root)
     path.parent.mkdir(parents=True, exist_ok=True)
     record = {
         "format": FORMAT, "name": name, "chapter": chapter, "image_size": int(image_size),
-        "scale": history.get("scale") or current_scale(), "stamp": history.get("stamp") or stamp(history),
+        "scale": scale, "stamp": history.get("stamp") or stamp(history),
         "test_acc": float(history["test_acc"][-1]) if history.get("test_acc") else float("nan"),
         "saved": time.strftime("%Y-%m-%d %H:%M"),
         # on the CPU, so a GPU-made file loads anywhere
@@ -57,11 +60,12 @@ def load_weights(net: nn.Module, *, name: str, scale: str | None = None,
                  root: str | Path | None = None) -> dict | None:
     """Load saved weights into ``net`` and return their record (without the tensors).
 
-    ``None`` when there is no file, or its weights come from another scale (a smoke-scale test
-    run must not stand in for a cpu-scale model). A file that cannot be read, or that does not
-    fit ``net``, raises with the chapter to re-execute.
+    ``None`` when no weights of this scale were saved (a smoke-scale test run must not stand in
+    for a cpu-scale model). A file that cannot be read, or that does not fit ``net``, raises
+    with the chapter to re-execute.
     """
-    path = weights_path(name, root=root)
+    want = scale or current_scale()
+    path = weights_path(name, scale=want, root=root)
     if not path.exists():
         return None
     try:
@@ -73,11 +77,9 @@ def load_weights(net: nn.Module, *, name: str, scale: str | None = None,
     if not isinstance(record, dict) or record.get("format") != FORMAT:
         raise RuntimeError(f"{path} is not a weights file of this book's format {FORMAT}; "
                            f"delete it and re-execute the chapter that saves {name!r}.")
-    want = scale or current_scale()
-    if record["scale"] != want:
-        print(f"weights/{path.name} was saved at the {record['scale']} scale; "
-              f"this run is at the {want} scale, so it is not used")
-        return None
+    if record.get("scale") != want:
+        raise RuntimeError(f"{path} holds {record.get('scale')}-scale weights under a {want}-scale "
+                           f"name; delete it and re-execute the chapter that saves {name!r}.")
     try:
         net.load_state_dict(record["state_dict"])
     except RuntimeError as err:
